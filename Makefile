@@ -1,0 +1,48 @@
+# Project tasks. Everything runs with the project's own virtualenv, .venv (created by `make venv`).
+#   make test        clean + sync checks, then every notebook's tests and the docs test (tools/run_tests.py)
+#   make test-slow   the same, also running `#| slow` cells
+#   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+PY    := $(BIN)/python
+STAMP := $(VENV)/.installed
+FLAGS ?=
+# what git sees in the work tree; a step that changes it changed tracked files
+GITSTATE = { git status --porcelain -uno; git diff; } | sha1sum
+
+.PHONY: venv test test-slow docs clean
+
+venv: $(STAMP)
+
+$(STAMP): settings.ini setup.py $(wildcard pyproject.toml)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: venv
+	@s=$$($(GITSTATE)); $(BIN)/nbdev_clean; \
+	if [ "$$($(GITSTATE))" != "$$s" ]; then git status --short -uno; \
+	  echo "notebooks not clean: nbdev_clean changed them; commit the cleaned notebooks" >&2; exit 1; fi
+	@s=$$($(GITSTATE)); $(BIN)/nbdev_export; \
+	if [ "$$($(GITSTATE))" != "$$s" ]; then git status --short -uno; git --no-pager diff --stat; \
+	  echo "library out of sync with notebooks: nbdev_export changed the library (it overwrites edits made in the .py files: move such edits into the notebooks with nbdev_update first), commit the exported files" >&2; exit 1; fi
+	$(PY) tools/run_tests.py $(FLAGS)
+
+test-slow:
+	$(MAKE) test FLAGS=slow
+
+docs: venv
+	$(BIN)/nbdev_export
+	$(PY) tools/exec_nbs.py
+	$(BIN)/nbdev_export
+	@if command -v quarto >/dev/null; then \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbdev_docs; \
+	else \
+	  $(PY) tools/docs_pandoc.py && $(PY) tools/docs_pandoc.py --readme --no-proc; \
+	fi
+	@echo "docs site: $(CURDIR)/_docs/index.html"
+
+clean:
+	rm -rf _proc _docs build dist *.egg-info .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
