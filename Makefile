@@ -1,6 +1,7 @@
 # Project tasks. Everything runs with the project's own virtualenv, .venv (created by `make venv`).
 #   make test        clean + sync checks, then every notebook's tests and the docs test (tools/run_tests.py)
 #   make test-slow   the same, also running `#| slow` cells
+#   make bench       speed of wasserstein_1d against POT (prints medians and ratios)
 #   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md
 SHELL := /bin/bash
 VENV  := .venv
@@ -11,7 +12,7 @@ FLAGS ?=
 # what git sees in the work tree; a step that changes it changed tracked files
 GITSTATE = { git status --porcelain -uno; git diff; } | sha1sum
 
-.PHONY: venv test test-slow docs clean
+.PHONY: venv test test-slow docs bench clean
 
 venv: $(STAMP)
 
@@ -42,6 +43,10 @@ docs: venv
 	  $(PY) tools/docs_pandoc.py && $(PY) tools/docs_pandoc.py --readme --no-proc; \
 	fi
 	@echo "docs site: $(CURDIR)/_docs/index.html"
+
+bench: venv
+	mkdir -p bench/results
+	$(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
 
 clean:
 	rm -rf _proc _docs build dist *.egg-info .pytest_cache

@@ -50,9 +50,13 @@ def _searchsorted(a, v, side: str):
     for _ in range(a.ndim - 1): f = jax.vmap(f)
     return f(a, v)
 
+def _abs0(d):
+    "|d| with derivative 0 at d = 0 (`jnp.abs` uses +1 there, which pushes equal inputs apart)."
+    return jnp.where(d == 0, 0, jnp.abs(d))
+
 def _cost(d, p: float):
-    "Ground cost |d|^p, with a derivative of 0 (not NaN) at d = 0."
-    if p == 1: return jnp.abs(d)
+    "Ground cost |d|^p, with a derivative of 0 (not NaN, not 1) at d = 0."
+    if p == 1: return _abs0(d)
     if p == 2: return d * d
     return jnp.abs(d) ** p
 
@@ -63,54 +67,41 @@ def _two_sum(a, b):
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
-def _cumsum2(a):
-    "Prefix sums of `a` over the last axis as `(hi, lo)`: hi + lo carries about twice the working precision."
+def _cumsum2(a, axis: int = -1):
+    "Prefix sums of `a` along `axis` as `(hi, lo)`: hi + lo carries about twice the working precision."
     def combine(l, r):
         s, e = _two_sum(l[0], r[0])
         return s, e + l[1] + r[1]
-    return jax.lax.associative_scan(combine, (a, jnp.zeros_like(a)), axis=-1)
+    return jax.lax.associative_scan(combine, (a, jnp.zeros_like(a)), axis=axis)
 
-def _levels(a):
-    "Cumulative weights `(hi, lo)`; compensated below float64, plain (with lo = 0) in float64."
-    if jnp.finfo(a.dtype).bits >= 64: return jnp.cumsum(a, -1), jnp.zeros_like(a)
-    return _cumsum2(a)
+def _levels(a, axis: int = -1):
+    "Cumulative weights `(hi, lo)` along `axis`; compensated below float64, plain (with lo = 0) in float64."
+    if jnp.finfo(a.dtype).bits >= 64: return jnp.cumsum(a, axis), jnp.zeros_like(a)
+    return _cumsum2(a, axis)
 
 # %% ../nbs/losses.ipynb #dc3c578a
 def _pad0(A):
     "Cumulative weights with level 0 in front: `_pad0(A)[..., i] = A_{i-1}`."
     return jnp.concatenate([jnp.zeros_like(A[..., :1]), A], -1)
 
-def _less(ah, al, bh, bl, or_equal: bool):
-    "Compare levels given as (hi, lo) pairs lexicographically: a < b, or a <= b."
-    return (ah < bh) | ((ah == bh) & ((al <= bl) if or_equal else (al < bl)))
-
-def _rank(Bh, Bl, Ah, Al, right: bool):
-    "Row-wise count of levels B before each level A: #{B <= A} (right) or #{B < A}, comparing (hi, lo) pairs."
-    m = Bh.shape[-1]
-    lo, hi = jnp.zeros(Ah.shape, jnp.int32), jnp.full(Ah.shape, m, jnp.int32)
-    for _ in range(int(np.ceil(np.log2(m + 1)))):   # binary search, vectorised over every query
-        mid = (lo + hi) // 2
-        midc = jnp.minimum(mid, m - 1)
-        go_right = (mid < hi) & _less(_take(Bh, midc), _take(Bl, midc), Ah, Al, right)
-        lo, hi = jnp.where(go_right, mid + 1, lo), jnp.where(go_right, hi, mid)
-    return lo
-
 def _quantile_cost(x, y, a, b, p: float, u_first: bool):
     "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank."
     n, m = x.shape[-1], y.shape[-1]
-    (A, Al), (B, Bl) = _levels(a), _levels(b)
-    r = _rank(B, Bl, A, Al, not u_first)                       # levels of v before each A_i
-    s = _rank(A, Al, B, Bl, u_first)                           # levels of u before each B_j
-    P = lambda L: _pad0(L)                                     # level i-1 at index i
-    Ap, Apl, Bp, Bpl = P(A)[..., :-1], P(Al)[..., :-1], P(B)[..., :-1], P(Bl)[..., :-1]
-    Br, Brl, As, Asl = _take(P(B), r), _take(P(Bl), r), _take(P(A), s), _take(P(Al), s)
-    u_prev = _less(Br, Brl, Ap, Apl, not u_first)              # u_{i-1} is the level just below A_i
-    v_prev = _less(As, Asl, Bp, Bpl, u_first)                  # v_{j-1} is the level just below B_j
-    du = (A - jnp.where(u_prev, Ap, Br)) + (Al - jnp.where(u_prev, Apl, Brl))
-    dv = (B - jnp.where(v_prev, Bp, As)) + (Bl - jnp.where(v_prev, Bpl, Asl))
+    (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
+    A, B = Ah + Al, Bh + Bl                                    # correctly rounded levels: they decide the order
+    r = _searchsorted(B, A, 'left' if u_first else 'right')   # levels of v before each A_i
+    s = _searchsorted(A, B, 'right' if u_first else 'left')   # levels of u before each B_j
+    own = lambda L: _pad0(L)[..., :-1]                         # the measure's own previous level
+    other = lambda L, idx: _take(_pad0(L), idx)                # the other measure's level just below
+    u_own = (own(A) > other(B, r)) if u_first else (own(A) >= other(B, r))   # is u_{i-1} just below A_i?
+    v_own = (own(B) >= other(A, s)) if u_first else (own(B) > other(A, s))   # is v_{j-1} just below B_j?
+    gap = lambda Lh, Ll, Oh, Ol, idx, use_own: (              # exact level gap from the (hi, lo) parts
+        (Lh - jnp.where(use_own, own(Lh), other(Oh, idx))) + (Ll - jnp.where(use_own, own(Ll), other(Ol, idx))))
+    du, dv = gap(Ah, Al, Bh, Bl, r, u_own), gap(Bh, Bl, Ah, Al, s, v_own)
     cu = _cost(x - _take(y, jnp.minimum(r, m - 1)), p)
     cv = _cost(_take(x, jnp.minimum(s, n - 1)) - y, p)
-    return jnp.sum(du * cu, -1) + jnp.sum(dv * cv, -1)
+    w = jnp.sum(du * cu, -1) + jnp.sum(dv * cv, -1)
+    return jnp.where(w < 0, 0, w)                              # rounding noise of order 1e-11 below an exact 0
 
 # %% ../nbs/losses.ipynb #61fffb10
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -136,11 +127,13 @@ def _abs_diff_jvp(primals, tangents):
     d = (A - B) + c
     return jnp.abs(d), jnp.where(d >= 0, 1, -1).astype(tA.dtype) * tA + jnp.where(d <= 0, 1, -1).astype(tB.dtype) * tB
 
-def _w1_cdf(x, a, b):
-    "Exact W_1 of two measures on one sorted support: sum_i |A_i - B_i| (x_{i+1} - x_i)."
-    (A, Alo), (B, Blo) = _levels(a), _levels(b)
-    c = Alo - Blo
-    return jnp.sum(_abs_diff(A[..., :-1], B[..., :-1], c[..., :-1]) * jnp.diff(x, axis=-1), -1)
+def _w1_cdf(x, a, b, axis: int = -1):
+    "Exact W_1 of two measures on one sorted support: sum_i |A_i - B_i| (x_{i+1} - x_i), support along `axis` (0 or -1)."
+    (A, Alo), (B, Blo) = _levels(a, axis), _levels(b, axis)
+    head = lambda t: jax.lax.slice_in_dim(t, 0, t.shape[axis] - 1, axis=axis)   # drop the last bin
+    dx = jnp.diff(x, axis=axis if x.ndim > 1 else 0)
+    if axis == 0 and x.ndim == 1: dx = dx.reshape((-1,) + (1,) * (a.ndim - 1))
+    return jnp.sum(_abs_diff(head(A), head(B), head(Alo - Blo)) * dx, axis)
 
 # %% ../nbs/losses.ipynb #fe5146b8
 def _sort_support(x, w, ix=None):
@@ -163,6 +156,19 @@ def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     if shared: y = x
     if shared and p == 1: return _w1_cdf(x, a, b)
     return _w_quantile(x, y, a, b, p)
+
+# %% ../nbs/losses.ipynb #3cfbecef
+@partial(jax.jit, static_argnames='require_sort')
+def _w1_support_first(x, a, b, require_sort: bool):
+    "W_1 on one shared support in POT's layout: `x` (n,) or (n, ...), weights (n, ...)."
+    a, b = jnp.broadcast_arrays(a, b)
+    if require_sort:
+        ix = jnp.argsort(x, axis=0)
+        if x.ndim == 1: x, a, b = x[ix], a[ix], b[ix]
+        else:
+            ix = jnp.broadcast_to(ix, jnp.broadcast_shapes(ix.shape, a.shape))
+            x, a, b = (jnp.take_along_axis(jnp.broadcast_to(t, ix.shape), ix, 0) for t in (x, a, b))
+    return _w1_cdf(x, a, b, axis=0)
 
 # %% ../nbs/losses.ipynb #32d1166d
 def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...): support on axis 0, batch on trailing axes
@@ -188,6 +194,9 @@ def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...
         if v.shape[0] == 0: raise ValueError(f"`{names[0]}` is empty")
     try: batch = jnp.broadcast_shapes(x.shape[1:], a.shape[1:], y.shape[1:], b.shape[1:])
     except ValueError: raise ValueError(f"batch shapes do not broadcast: u_values {x.shape}, u_weights {a.shape}, v_values {y.shape}, v_weights {b.shape}") from None
+    if shared and p == 1:
+        full = lambda w: jnp.broadcast_to(w.reshape(w.shape + (1,) * (1 + len(batch) - w.ndim)), w.shape[:1] + batch)
+        return _w1_support_first(x, full(a), full(b), bool(require_sort))
     last = lambda t: jnp.moveaxis(t, 0, -1)
     a = jnp.broadcast_to(last(a), batch + a.shape[:1])
     b = jnp.broadcast_to(last(b), batch + b.shape[:1])
@@ -266,7 +275,7 @@ def log_mag(x: jax.Array,  # complex spectrum, or a magnitude
     if not jnp.iscomplexobj(x): x = x.astype(_float_dtype(x))
     return jnp.log(_safe_abs(x) + eps)
 
-_DISTANCES = {'l1': jnp.abs, 'l2': jnp.square}
+_DISTANCES = {'l1': _abs0, 'l2': jnp.square}
 
 def _check_pair(pred, target):
     "Check that `pred` and `target` are arrays of one shape with a non-empty last axis."
