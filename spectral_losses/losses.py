@@ -202,12 +202,6 @@ def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...
     b = jnp.broadcast_to(last(b), batch + b.shape[:1])
     return _w1d(last(x), last(y), a, b, p, bool(require_sort), shared)
 
-# %% ../nbs/losses.ipynb #f3be016e
-def _relerr(got, want) -> float:
-    "Largest relative error of `got` against `want` (absolute where `want` is 0)."
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-30), initial=0.0))
-
 # %% ../nbs/losses.ipynb #fb20fac4
 def quantile_function(qs: jax.Array,  # levels, (k, ...) or (k,)
                       cws: jax.Array,  # cumulative weights, (n, ...), non-decreasing along axis 0
