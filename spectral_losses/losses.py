@@ -145,14 +145,38 @@ def _sort_support(x, w, ix=None):
     ix = jnp.broadcast_to(ix, shape)
     return jnp.take_along_axis(jnp.broadcast_to(x, shape), ix, -1), jnp.take_along_axis(jnp.broadcast_to(w, shape), ix, -1)
 
+def _order_keys(x):
+    "Integers that sort like the floats `x`: the IEEE bits with the magnitude bits of negatives flipped."
+    it = {2: jnp.int16, 4: jnp.int32, 8: jnp.int64}[x.dtype.itemsize]
+    b = jax.lax.bitcast_convert_type(x, it)
+    return b ^ ((b >> (8 * x.dtype.itemsize - 1)) & jnp.iinfo(it).max)
+
+def _rowwise(f, *args):
+    "Apply `f`, written for 1-D rows, over every leading axis."
+    for _ in range(args[0].ndim - 1): f = jax.vmap(f)
+    return f(*args)
+
+def _sorted(x, *ws):
+    "Sort each row of the support `x` and carry the weights `ws` along; tied values pool their weight on one copy."
+    if x.ndim == 1:                                            # one shared support: a single small argsort
+        ix = jnp.argsort(x)
+        return (x[ix], *(w[..., ix] for w in ws))
+    shape = jnp.broadcast_shapes(x.shape, *(w.shape for w in ws))
+    x = jnp.broadcast_to(x, shape)
+    k = _order_keys(x)
+    ks = jnp.sort(k, axis=-1)                                  # one integer operand: several times faster than a float argsort here
+    rank = _searchsorted(ks, k, 'left')                        # first slot of each value's tie group
+    iota = jnp.broadcast_to(jnp.arange(shape[-1]), shape)
+    src = _rowwise(lambda r, i: jnp.full_like(i, -1).at[r].max(i), rank, iota)      # the atom in each first slot
+    src = _take(src, jax.lax.cummax(jnp.where(src >= 0, iota, 0), axis=x.ndim - 1))   # tie slots copy the slot before
+    return (_take(x, src), *(_rowwise(lambda r, w: jnp.zeros_like(w).at[r].add(w), rank, jnp.broadcast_to(w, shape)) for w in ws))
+
 @partial(jax.jit, static_argnames=('p', 'require_sort', 'shared'))
 def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x`."
     if require_sort:
-        ix = jnp.argsort(x, axis=-1)
-        x, a = _sort_support(x, a, ix)
-        if shared: b = _sort_support(y, b, ix)[1]
-        else: y, b = _sort_support(y, b)
+        if shared: x, a, b = _sorted(x, a, b)
+        else: (x, a), (y, b) = _sorted(x, a), _sorted(y, b)
     if shared: y = x
     if shared and p == 1: return _w1_cdf(x, a, b)
     return _w_quantile(x, y, a, b, p)
