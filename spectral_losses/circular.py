@@ -9,7 +9,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 from jax.core import Tracer
-from .losses import _check_array, _float_dtype, _check_p, _searchsorted, _sort_support, _normalise, compute_mag
+from .losses import _check_array, _check_p, _measure_inputs, _searchsorted, _sort_support, _spectral_weights, _normalise, compute_mag
 
 # %% auto #0
 __all__ = ['wasserstein_circle', 'chroma_wasserstein']
@@ -58,20 +58,9 @@ def _w1_circle(x, y, a, b, require_sort: bool, shared: bool):
 # %% ../nbs/circular.ipynb #56835d04
 def _circle_inputs(u_values, v_values, u_weights, v_weights):
     "Check and cast the inputs of `wasserstein_circle`; return them support-last with weights broadcast to the batch."
-    x, y = _check_array(u_values, 'u_values'), _check_array(v_values, 'v_values')
-    a = None if u_weights is None else _check_array(u_weights, 'u_weights')
-    b = None if v_weights is None else _check_array(v_weights, 'v_weights')
-    dtype = _float_dtype(*(t for t in (x, y, a, b) if t is not None))
-    x, y = x.astype(dtype), y.astype(dtype)
-    a = jnp.ones(x.shape[:1], dtype) if a is None else a.astype(dtype)
-    b = jnp.ones(y.shape[:1], dtype) if b is None else b.astype(dtype)
-    for (v, w, raw), (vn, wn) in (((x, a, u_weights), ('u_values', 'u_weights')), ((y, b, v_weights), ('v_values', 'v_weights'))):
-        if v.ndim == 0 or w.ndim == 0: raise ValueError(f"`{vn}` and `{wn}` need a support axis (axis 0), got shapes {v.shape} and {w.shape}")
-        if v.shape[0] != w.shape[0]: raise ValueError(f"`{wn}` has {w.shape[0]} entries on axis 0 but `{vn}` has {v.shape[0]}")
-        if v.shape[0] == 0: raise ValueError(f"`{vn}` is empty")
-        if raw is not None and not isinstance(raw, Tracer) and np.any(np.asarray(raw) < 0): raise ValueError(f"`{wn}` must be non-negative")
-    try: batch = jnp.broadcast_shapes(x.shape[1:], a.shape[1:], y.shape[1:], b.shape[1:])
-    except ValueError: raise ValueError(f"batch shapes do not broadcast: u_values {x.shape}, u_weights {a.shape}, v_values {y.shape}, v_weights {b.shape}") from None
+    x, y, a, b, batch = _measure_inputs(u_values, v_values, u_weights, v_weights)
+    for raw, name in ((u_weights, 'u_weights'), (v_weights, 'v_weights')):
+        if raw is not None and not isinstance(raw, Tracer) and np.any(np.asarray(raw) < 0): raise ValueError(f"`{name}` must be non-negative")
     last = lambda t: jnp.moveaxis(t, 0, -1)
     return last(x), last(y), jnp.broadcast_to(last(a), batch + a.shape[:1]), jnp.broadcast_to(last(b), batch + b.shape[:1])
 
@@ -99,12 +88,6 @@ def _pitch_classes(n: int, sample_rate: float, fmin: float, fmax: float | None, 
     pc = np.mod(np.log2(f[keep] / f_ref), 1.0)
     o = np.argsort(pc, kind='stable')
     return pc[o], keep[o]
-
-def _spectral_weights(M, squared: bool):
-    "Power (or magnitude) weights, scaled by the row maximum (no gradient through it) to avoid overflow."
-    mx = jax.lax.stop_gradient(jnp.max(M, -1, keepdims=True))
-    M = M / jnp.where(mx > 0, mx, 1)
-    return M * M if squared else M
 
 # %% ../nbs/circular.ipynb #30908c41
 def chroma_wasserstein(x: jax.Array,  # predicted signals, (..., T)

@@ -195,16 +195,8 @@ def _w1_support_first(x, a, b, require_sort: bool):
     return _w1_cdf(x, a, b, axis=0)
 
 # %% ../nbs/losses.ipynb #32d1166d
-def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...): support on axis 0, batch on trailing axes
-                   v_values: jax.Array,  # support of the second measure, (m, ...)
-                   u_weights: jax.Array | None = None,  # weights of the first measure, (n, ...) or (n,); None means uniform 1/n
-                   v_weights: jax.Array | None = None,  # weights of the second measure, (m, ...) or (m,); None means uniform 1/m
-                   p: float = 1,  # exponent of the ground cost |x - y|^p, any real >= 1 (static)
-                   require_sort: bool = True,  # sort the supports first; False assumes they are sorted along axis 0
-                  ) -> jax.Array:  # W_p^p for each batch entry, shape (...)
-    "Wasserstein distance to the power p between 1-D measures: a drop-in for POT's `ot.wasserstein_1d`."
-    p = _check_p(p)
-    shared = u_values is v_values
+def _measure_inputs(u_values, v_values, u_weights, v_weights):
+    "Check and cast two measures in POT's layout (support on axis 0); None weights are uniform. Returns x, y, a, b and the batch shape."
     x, y = _check_array(u_values, 'u_values'), _check_array(v_values, 'v_values')
     a = None if u_weights is None else _check_array(u_weights, 'u_weights')
     b = None if v_weights is None else _check_array(v_weights, 'v_weights')
@@ -218,6 +210,20 @@ def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...
         if v.shape[0] == 0: raise ValueError(f"`{names[0]}` is empty")
     try: batch = jnp.broadcast_shapes(x.shape[1:], a.shape[1:], y.shape[1:], b.shape[1:])
     except ValueError: raise ValueError(f"batch shapes do not broadcast: u_values {x.shape}, u_weights {a.shape}, v_values {y.shape}, v_weights {b.shape}") from None
+    return x, y, a, b, batch
+
+# %% ../nbs/losses.ipynb #52e4790a
+def wasserstein_1d(u_values: jax.Array,  # support of the first measure, (n, ...): support on axis 0, batch on trailing axes
+                   v_values: jax.Array,  # support of the second measure, (m, ...)
+                   u_weights: jax.Array | None = None,  # weights of the first measure, (n, ...) or (n,); None means uniform 1/n
+                   v_weights: jax.Array | None = None,  # weights of the second measure, (m, ...) or (m,); None means uniform 1/m
+                   p: float = 1,  # exponent of the ground cost |x - y|^p, any real >= 1 (static)
+                   require_sort: bool = True,  # sort the supports first; False assumes they are sorted along axis 0
+                  ) -> jax.Array:  # W_p^p for each batch entry, shape (...)
+    "Wasserstein distance to the power p between 1-D measures: a drop-in for POT's `ot.wasserstein_1d`."
+    p = _check_p(p)
+    shared = u_values is v_values
+    x, y, a, b, batch = _measure_inputs(u_values, v_values, u_weights, v_weights)
     if shared and p == 1:
         full = lambda w: jnp.broadcast_to(w.reshape(w.shape + (1,) * (1 + len(batch) - w.ndim)), w.shape[:1] + batch)
         return _w1_support_first(x, full(a), full(b), bool(require_sort))
@@ -331,6 +337,12 @@ def spectral_convergence_loss(pred: jax.Array,  # predicted complex spectra (or 
     return _safe_norm(T - P) / jnp.maximum(_safe_norm(T), eps)
 
 # %% ../nbs/losses.ipynb #79a18e82
+def _spectral_weights(M, squared: bool):
+    "Power (or magnitude) weights from magnitudes, divided by the row maximum (no gradient: the normalised result ignores it) so nothing overflows."
+    mx = jax.lax.stop_gradient(jnp.max(M, -1, keepdims=True))
+    M = M / jnp.where(mx > 0, mx, 1)
+    return M * M if squared else M
+
 def _normalise(w):
     "Divide non-negative weights by their sum over the last axis; an all-zero row stays zero (finite gradient)."
     s = jnp.sum(w, -1, keepdims=True)
@@ -364,8 +376,5 @@ def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitu
         if window is not None: raise ValueError("`window` has no effect when `is_mag=True`; window the signal before taking its spectrum")
         dtype = _float_dtype(x, y); X, Y = x.astype(dtype), y.astype(dtype)
     else: X, Y = compute_mag(x, window), compute_mag(y, window)
-    def weights(M):
-        M = M / jax.lax.stop_gradient(jnp.where(jnp.max(M, -1, keepdims=True) > 0, jnp.max(M, -1, keepdims=True), 1))
-        return _normalise(M * M if squared else M)
     pos, unsorted = _positions(positions, X.shape[-1], X.dtype)
-    return _w1d(pos, pos, weights(X), weights(Y), p, unsorted, True)
+    return _w1d(pos, pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), p, unsorted, True)
