@@ -19,6 +19,9 @@ venv: $(STAMP)
 $(STAMP): settings.ini setup.py $(wildcard pyproject.toml)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q -e ".[dev]"
+	# sot-loss (a test/bench reference) needs torchaudio only for its Mel front end, and no torchaudio wheel here
+	# loads with torch 2.13, so it is installed without dependencies; the notebooks stub torchaudio before `import sot`
+	$(BIN)/pip install -q --no-deps sot-loss==0.1.5
 	touch $(STAMP)
 
 test: venv
