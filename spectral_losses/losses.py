@@ -13,7 +13,7 @@ from jax.core import Tracer
 
 # %% auto #0
 __all__ = ['WINDOWS', 'wasserstein_1d', 'quantile_function', 'get_window', 'compute_mag', 'log_mag', 'log_mag_loss',
-           'spectral_convergence_loss', 'spectral_wasserstein']
+           'spectral_convergence_loss', 'spectral_wasserstein', 'spectral_quantiles']
 
 # %% ../nbs/losses.ipynb #6102e875
 def _float_dtype(*xs) -> jnp.dtype:
@@ -37,6 +37,13 @@ def _check_p(p) -> float:
     if isinstance(p, bool) or not isinstance(p, numbers.Real): raise TypeError(f"`p` must be a real number >= 1, got {p!r}")
     if not p >= 1: raise ValueError(f"`p` must be >= 1, got {p!r}")
     return float(p)
+
+def _check_int(v, name: str, lo: int = 1) -> int:
+    "Return `v` as a Python int, raising `TypeError` if it is not an integer or `ValueError` if it is below `lo`, naming `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer, got {v!r}")
+    if v < lo: raise ValueError(f"`{name}` must be >= {lo}, got {v!r}")
+    return int(v)
 
 # %% ../nbs/losses.ipynb #714deb1c
 def _take(x, idx):
@@ -84,13 +91,29 @@ def _pad0(A):
     "Cumulative weights with level 0 in front: `_pad0(A)[..., i] = A_{i-1}`."
     return jnp.concatenate([jnp.zeros_like(A[..., :1]), A], -1)
 
-def _quantile_cost(x, y, a, b, p: float, u_first: bool):
-    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank."
+def _merge_ranks(A, B):
+    "Ranks of each level in the other measure's levels, for tied levels ordered v first: (#B <= A_i, #A < B_j)."
+    return _searchsorted(B, A, 'right'), _searchsorted(A, B, 'left')
+
+def _u_first_ranks(A, B, r, s):
+    "The ranks of `_merge_ranks` re-ordered for tied levels u first, (#B < A_i, #A <= B_j), from tie groups instead of new searches."
+    n, m = A.shape[-1], B.shape[-1]
+    ax = A.ndim - 1
+    start = jax.lax.cummax(jnp.where(jnp.diff(B, axis=-1, prepend=jnp.nan) != 0, jnp.arange(m), 0), axis=ax)   # first index of B's tie group
+    end = jax.lax.cummin(jnp.where(jnp.diff(A, axis=-1, append=jnp.nan) != 0, jnp.arange(n), n - 1), axis=ax, reverse=True)   # last of A's
+    tie_r = (r > 0) & (_take(B, jnp.maximum(r - 1, 0)) == A)
+    tie_s = (s < n) & (_take(A, jnp.minimum(s, n - 1)) == B)
+    return (jnp.where(tie_r, _take(start, jnp.maximum(r - 1, 0)), r), jnp.where(tie_s, _take(end, jnp.minimum(s, n - 1)) + 1, s))
+
+def _quantile_cost(x, y, a, b, p: float, u_first: bool, ranks=None):
+    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`ranks` for this tie order, if known)."
     n, m = x.shape[-1], y.shape[-1]
     (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
     A, B = Ah + Al, Bh + Bl                                    # correctly rounded levels: they decide the order
-    r = _searchsorted(B, A, 'left' if u_first else 'right')   # levels of v before each A_i
-    s = _searchsorted(A, B, 'right' if u_first else 'left')   # levels of u before each B_j
+    if ranks is None:
+        ranks = _merge_ranks(A, B)
+        if u_first: ranks = _u_first_ranks(A, B, *ranks)
+    r, s = ranks                                               # levels of v before each A_i, of u before each B_j
     own = lambda L: _pad0(L)[..., :-1]                         # the measure's own previous level
     other = lambda L, idx: _take(_pad0(L), idx)                # the other measure's level just below
     u_own = (own(A) > other(B, r)) if u_first else (own(A) >= other(B, r))   # is u_{i-1} just below A_i?
@@ -112,8 +135,12 @@ def _w_quantile(x, y, a, b, p):
 @_w_quantile.defjvp
 def _w_quantile_jvp(p, primals, tangents):
     (x, y, a, b), (tx, ty, ta, tb) = primals, tangents
-    out, t_u = jax.jvp(lambda x, y, a: _quantile_cost(x, y, a, b, p, False), (x, y, a), (tx, ty, ta))
-    _, t_v = jax.jvp(lambda b: _quantile_cost(x, y, a, b, p, True), (b,), (tb,))
+    (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
+    A, B = Ah + Al, Bh + Bl
+    v_first = _merge_ranks(A, B)                               # one pair of searches serves both tie orders
+    u_first = _u_first_ranks(A, B, *v_first)
+    out, t_u = jax.jvp(lambda x, y, a: _quantile_cost(x, y, a, b, p, False, v_first), (x, y, a), (tx, ty, ta))
+    _, t_v = jax.jvp(lambda b: _quantile_cost(x, y, a, b, p, True, u_first), (b,), (tb,))
     return out, t_u + t_v
 
 @jax.custom_jvp
@@ -348,6 +375,17 @@ def _normalise(w):
     s = jnp.sum(w, -1, keepdims=True)
     return w / jnp.where(s > 0, s, 1)
 
+def _cutoff_weights(X, Y, squared: bool):
+    "Both spectra divided by the target's mass; the prediction's mass above level 1 is dropped and its deficit placed on the last bin."
+    mx = jax.lax.stop_gradient(jnp.maximum(jnp.max(X, -1, keepdims=True), jnp.max(Y, -1, keepdims=True)))
+    X, Y = (M / jnp.where(mx > 0, mx, 1) for M in (X, Y))    # one common scale: the ratio of the masses matters here
+    if squared: X, Y = X * X, Y * Y
+    sx, sy = jnp.sum(X, -1, keepdims=True), jnp.sum(Y, -1, keepdims=True)
+    ref = jnp.where(sy > 0, sy, jnp.where(sx > 0, sx, 1))     # a silent target: the prediction's own mass
+    A = jnp.minimum(jnp.cumsum(X / ref, -1), 1)               # levels above 1 are cut off
+    a = jnp.diff(A, axis=-1, prepend=0)
+    return a.at[..., -1].add(1 - A[..., -1]), Y / ref
+
 def _positions(positions, n_bins: int, dtype):
     "Default positions linspace(0, 1, n_bins), or validated user positions (must be sorted ascending when concrete)."
     if positions is None: return jnp.linspace(0, 1, n_bins, dtype=dtype), False
@@ -358,17 +396,8 @@ def _positions(positions, n_bins: int, dtype):
     return pos, False
 
 # %% ../nbs/losses.ipynb #82a8970b
-def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitude spectra (..., K) when `is_mag`
-                         y: jax.Array,  # target signals or magnitude spectra, same shape as `x`
-                         squared: bool = True,  # transport power |X|^2 (True) or magnitude |X| (False)
-                         is_mag: bool = False,  # `x` and `y` are already magnitude spectra (non-negative)
-                         *,
-                         p: float = 2,  # exponent of the ground cost |f - f'|^p (static, >= 1)
-                         window: str | jax.Array | None = None,  # window applied before the FFT (see `get_window`)
-                         positions: jax.Array | None = None,  # bin positions (K,), ascending; default linspace(0, 1, K)
-                        ) -> jax.Array:  # W_p^p per signal, shape (...)
-    "Spectral optimal transport: W_p^p between the normalised (power) spectra of `x` and `y` along frequency."
-    p = _check_p(p)
+def _spectral_measures(x, y, squared: bool, is_mag: bool, window, positions, cutoff: bool):
+    "Check the inputs of the spectral OT functions; return positions, the two spectra as measures `a`, `b`, whether the positions need sorting, and where the spectra are equal."
     x = _check_array(x, 'x'); y = _check_array(y, 'y')
     if x.shape != y.shape: raise ValueError(f"`x` and `y` must have the same shape, got {x.shape} and {y.shape}")
     if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last axis, got shape {x.shape}")
@@ -377,4 +406,41 @@ def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitu
         dtype = _float_dtype(x, y); X, Y = x.astype(dtype), y.astype(dtype)
     else: X, Y = compute_mag(x, window), compute_mag(y, window)
     pos, unsorted = _positions(positions, X.shape[-1], X.dtype)
-    return _w1d(pos, pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), p, unsorted, True)
+    same = jnp.all(X == Y, -1)
+    if not cutoff: return pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), unsorted, same
+    if unsorted: pos, X, Y = _sorted(pos, X, Y)                # the cut works on levels in frequency order
+    return (pos, *_cutoff_weights(X, Y, squared), False, same)
+
+def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitude spectra (..., K) when `is_mag`
+                         y: jax.Array,  # target signals or magnitude spectra, same shape as `x`
+                         squared: bool = True,  # transport power |X|^2 (True) or magnitude |X| (False)
+                         is_mag: bool = False,  # `x` and `y` are already magnitude spectra (non-negative)
+                         *,
+                         p: float = 2,  # exponent of the ground cost |f - f'|^p (static, >= 1)
+                         window: str | jax.Array | None = None,  # window applied before the FFT (see `get_window`)
+                         positions: jax.Array | None = None,  # bin positions (K,), ascending; default linspace(0, 1, K)
+                         cutoff: bool = False,  # unbalanced: normalise both by the target's mass and drop levels above 1
+                        ) -> jax.Array:  # W_p^p per signal, shape (...)
+    "Spectral optimal transport: W_p^p between the normalised (power) spectra of `x` and `y` along frequency."
+    p = _check_p(p)
+    pos, a, b, unsorted, same = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
+    return jnp.where(same, 0, _w1d(pos, pos, a, b, p, unsorted, True))   # equal spectra: the minimum, with gradient 0
+
+# %% ../nbs/losses.ipynb #3441ff62
+def spectral_quantiles(x: jax.Array,  # predicted signals (..., T), or magnitude spectra (..., K) when `is_mag`
+                       y: jax.Array,  # target signals or magnitude spectra, same shape as `x`
+                       squared: bool = True,  # transport power |X|^2 (True) or magnitude |X| (False)
+                       is_mag: bool = False,  # `x` and `y` are already magnitude spectra (non-negative)
+                       *,
+                       levels: int = 256,  # number of levels t = (k + 1/2) / levels (static)
+                       window: str | jax.Array | None = None,  # window applied before the FFT (see `get_window`)
+                       positions: jax.Array | None = None,  # bin positions (K,); default linspace(0, 1, K)
+                       cutoff: bool = False,  # the measures of `spectral_wasserstein(..., cutoff=True)`
+                      ) -> tuple[jax.Array, jax.Array, jax.Array]:  # levels (levels,), quantiles of x and of y (..., levels)
+    "Quantile functions of the two normalised spectra at evenly spaced levels: the monotone transport plan of `spectral_wasserstein`."
+    levels = _check_int(levels, 'levels')
+    pos, a, b, unsorted, _ = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
+    if unsorted: pos, a, b = _sorted(pos, a, b)
+    t = (jnp.arange(levels, dtype=a.dtype) + 0.5) / levels
+    q = lambda w: pos[jnp.minimum(_searchsorted(jnp.cumsum(w, -1), jnp.broadcast_to(t, w.shape[:-1] + t.shape), 'left'), pos.shape[0] - 1)]
+    return t, q(a), q(b)

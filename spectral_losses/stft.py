@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import _abs0, _check_array, _check_pair, _float_dtype, _safe_abs, _safe_norm, _DISTANCES, get_window, log_mag
+from .losses import _abs0, _check_array, _check_int, _check_pair, _float_dtype, _safe_abs, _safe_norm, _DISTANCES, get_window, log_mag
 
 # %% auto #0
 __all__ = ['stft_frames', 'stft', 'mel_filterbank', 'mel_spectrogram', 'magnitude', 'stft_spectral_convergence',
@@ -17,13 +17,6 @@ __all__ = ['stft_frames', 'stft', 'mel_filterbank', 'mel_spectrogram', 'magnitud
 
 # %% ../nbs/stft.ipynb #71d86f7a
 PAD_MODES = ('reflect', 'constant', 'end', None)
-
-def _check_int(v, name: str, lo: int = 1) -> int:
-    "Return `v` as a Python int, raising `TypeError` if it is not an integer or `ValueError` if it is below `lo`, naming `name`."
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, got {v!r}")
-    if v < lo: raise ValueError(f"`{name}` must be >= {lo}, got {v!r}")
-    return int(v)
 
 def _padding(center: bool, pad_mode) -> str:
     "The padding convention: 'center' (reflect or constant), 'end', or 'none'."
