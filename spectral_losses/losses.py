@@ -74,12 +74,19 @@ def _two_sum(a, b):
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _cumsum2(a, axis: int = -1):
     "Prefix sums of `a` along `axis` as `(hi, lo)`: hi + lo carries about twice the working precision."
     def combine(l, r):
         s, e = _two_sum(l[0], r[0])
         return s, e + l[1] + r[1]
     return jax.lax.associative_scan(combine, (a, jnp.zeros_like(a)), axis=axis)
+
+@_cumsum2.defjvp
+def _cumsum2_jvp(axis, primals, tangents):
+    "The derivative of hi + lo is a plain prefix sum: give it all to hi (much cheaper than differentiating the compensated scan)."
+    (a,), (ta,) = primals, tangents
+    return _cumsum2(a, axis), (jnp.cumsum(ta, axis), jnp.zeros_like(ta))
 
 def _levels(a, axis: int = -1):
     "Cumulative weights `(hi, lo)` along `axis`; compensated below float64, plain (with lo = 0) in float64."
