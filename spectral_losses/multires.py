@@ -5,11 +5,10 @@
 # %% ../nbs/multires.ipynb #f50ba540
 from __future__ import annotations
 import numbers
-import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import _abs0, _check_array, _float_dtype, _safe_abs, _safe_norm, _DISTANCES, get_window
-from .stft import _check_int, _check_spec, _flat_tf, _padding, stft_frames
+from .losses import _check_array, _float_dtype, _safe_abs, _safe_norm, _DISTANCES
+from .stft import _check_int, _check_spec, _flat_tf, _stft_tm, stft_frames
 
 # %% auto #0
 __all__ = ['stft_phase_loss', 'mrstft_preset', 'multi_resolution_stft_loss']
@@ -61,22 +60,6 @@ def mrstft_preset(preset: str,  # 'pwg' (Parallel WaveGAN / auraloss), 'ddsp' (D
     "The settings of a multi-resolution STFT loss preset, as a new dict."
     if preset not in _PRESETS: raise ValueError(f"unknown `preset` {preset!r}; use one of {tuple(_PRESETS)}")
     return dict(_PRESETS[preset])
-
-# %% ../nbs/multires.ipynb #b0d3feb3
-def _spectra(x, n_fft: int, hop: int, win: int, window, center: bool, pad_mode):
-    "Time-major STFT (..., frames, n_fft//2 + 1) framed by block slices; `stft`'s spectrum times a per-bin phase factor (same magnitudes)."
-    n = stft_frames(x.shape[-1], n_fft, hop, center, pad_mode)
-    lead = [(0, 0)] * (x.ndim - 1)
-    if _padding(center, pad_mode) == 'center': x = jnp.pad(x, lead + [(n_fft // 2, n_fft // 2)], mode=pad_mode)
-    left, k = (n_fft - win) // 2, -(-win // hop)                 # window offset in the frame; blocks per frame
-    need = (n - 1 + k) * hop
-    x = x[..., left:left + need]
-    if x.shape[-1] < need: x = jnp.pad(x, lead + [(0, need - x.shape[-1])])   # zeros past the end are never inside a window
-    blocks = x.reshape(x.shape[:-1] + (n - 1 + k, hop))
-    frames = jnp.concatenate([blocks[..., j:j + n, :] for j in range(k)], -1)[..., :win] if k > 1 else blocks[..., :n, :win]
-    frames = frames * jnp.asarray(get_window(window, win), x.dtype)
-    if win < n_fft: frames = jnp.pad(frames, lead + [(0, 0), (0, n_fft - win)])
-    return jnp.fft.rfft(frames, axis=-1)
 
 # %% ../nbs/multires.ipynb #66a0e59e
 _AGGREGATES = ('mean', 'sum')
@@ -177,7 +160,7 @@ def multi_resolution_stft_loss(pred: jax.Array,  # predicted real signals, (...,
     for n_fft, hop, win in zip(c['fft_sizes'], c['hop_sizes'], c['win_lengths']):
         try: stft_frames(pred.shape[-1], n_fft, hop, c['center'], c['pad_mode'])
         except ValueError as e: raise ValueError(f"`pred` and `target` are too short for resolution n_fft={n_fft}, hop={hop}: {e}") from None
-        X, Y = (_spectra(s, n_fft, hop, win, c['window'], c['center'], c['pad_mode']) for s in (pred, target))
+        X, Y = (_stft_tm(s, n_fft, hop, win, c['window'], c['center'], c['pad_mode']) for s in (pred, target))
         for t, v in _resolution_terms(X, Y, c).items(): terms[t].append(v)
     terms = {t: jnp.stack(v) for t, v in terms.items()}
     per_res = sum(c[f'w_{t}'] * v for t, v in terms.items())

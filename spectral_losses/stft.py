@@ -44,13 +44,22 @@ def stft_frames(T: int,  # number of samples in the signal
     return 1 + (T - n_fft) // hop_length
 
 # %% ../nbs/stft.ipynb #647f9ae8
-def _frame_window(window, win_length: int, n_fft: int, dtype) -> jax.Array:
-    "The periodic window of length `win_length`, zero-padded on both sides (centred) to `n_fft`."
-    w = jnp.asarray(get_window(window, win_length), dtype)
-    left = (n_fft - win_length) // 2
-    return jnp.pad(w, (left, n_fft - win_length - left))
+def _stft_tm(x, n_fft: int, hop_length: int, win_length: int, window, center: bool, pad_mode) -> jax.Array:
+    "Time-major STFT (..., frames, n_fft//2 + 1) of float signals: frames cut by block slices (no gather), only the window's support."
+    n = stft_frames(x.shape[-1], n_fft, hop_length, center, pad_mode)
+    lead = [(0, 0)] * (x.ndim - 1)
+    if _padding(center, pad_mode) == 'center': x = jnp.pad(x, lead + [(n_fft // 2, n_fft // 2)], mode=pad_mode)
+    left, k = (n_fft - win_length) // 2, -(-win_length // hop_length)   # window offset in the frame; hop blocks per window
+    need = (n - 1 + k) * hop_length
+    x = x[..., left:left + need]
+    if x.shape[-1] < need: x = jnp.pad(x, lead + [(0, need - x.shape[-1])])   # zeros past the end never reach a window
+    blocks = x.reshape(x.shape[:-1] + (n - 1 + k, hop_length))
+    frames = jnp.concatenate([blocks[..., j:j + n, :] for j in range(k)], -1)[..., :win_length]
+    frames = frames * jnp.asarray(get_window(window, win_length), x.dtype)
+    frames = jnp.pad(frames, lead + [(0, 0), (left, n_fft - win_length - left)])   # the window centred in the frame, as in torch
+    return jnp.fft.rfft(frames, axis=-1)
 
-# %% ../nbs/stft.ipynb #da8feed0
+# %% ../nbs/stft.ipynb #01031471
 def stft(x: jax.Array,  # real signals, (..., T)
          n_fft: int,  # FFT size (frame length)
          hop_length: int,  # hop between frames, in samples
@@ -66,14 +75,7 @@ def stft(x: jax.Array,  # real signals, (..., T)
     win_length = n_fft if win_length is None else _check_int(win_length, 'win_length')
     if win_length > n_fft: raise ValueError(f"`win_length` must be <= n_fft = {n_fft}, got {win_length}")
     if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last (time) axis, got shape {x.shape}")
-    T = x.shape[-1]
-    n = stft_frames(T, n_fft, hop_length, center, pad_mode)
-    w = _frame_window(window, win_length, n_fft, x.dtype)
-    mode, lead = _padding(center, pad_mode), [(0, 0)] * (x.ndim - 1)
-    if mode == 'center': x = jnp.pad(x, lead + [(n_fft // 2, n_fft // 2)], mode=pad_mode)
-    elif mode == 'end': x = jnp.pad(x, lead + [(0, max(0, (n - 1) * hop_length + n_fft - T))])
-    idx = hop_length * np.arange(n)[:, None] + np.arange(n_fft)[None, :]   # (frames, n_fft), a trace-time constant
-    return jnp.swapaxes(jnp.fft.rfft(x[..., idx] * w, axis=-1), -1, -2)
+    return jnp.swapaxes(_stft_tm(x, n_fft, hop_length, win_length, window, center, pad_mode), -1, -2)
 
 # %% ../nbs/stft.ipynb #c9f1532b
 _F_SP, _MIN_LOG_HZ, _LOGSTEP = 200 / 3, 1000.0, np.log(6.4) / 27
