@@ -1,7 +1,7 @@
 # Project tasks. Everything runs with the project's own virtualenv, .venv (created by `make venv`).
 #   make test        clean + sync checks, then every notebook's tests and the docs test (tools/run_tests.py)
 #   make test-slow   the same, also running `#| slow` cells
-#   make bench       speed of wasserstein_1d against POT (prints medians and ratios)
+#   make bench       the benchmark suite (bench/run_all.py: POT, OTT-JAX, scipy, sot-loss, auraloss; medians and ratios)
 #   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md
 SHELL := /bin/bash
 VENV  := .venv
@@ -50,6 +50,7 @@ docs: venv
 bench: venv
 	mkdir -p bench/results
 	$(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf _proc _docs build dist *.egg-info .pytest_cache

@@ -8,29 +8,14 @@ weight arrays). Each timing is the median of `--repeats` runs of a loop of at le
 interleaved, so the ratios are fair on a noisy machine. Compile time is reported separately. XLA's CPU runtime is left
 at its default threading (2 cores here); the line `threads:` says so.
 """
-import argparse, os, platform, time
+import argparse, os, platform, sys
 import numpy as np
 import jax, jax.numpy as jnp
 import ot
 from spectral_losses.losses import wasserstein_1d
 
-
-def timeit(f, *args, repeats=7, min_time=0.2):
-    "Median seconds per call of the jitted `f`, and its first-call (compile) time."
-    t0 = time.perf_counter(); jax.block_until_ready(f(*args)); compile_s = time.perf_counter() - t0
-    n = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n): jax.block_until_ready(f(*args))
-        dt = time.perf_counter() - t0
-        if dt >= min_time: break
-        n *= 2
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(n): jax.block_until_ready(f(*args))
-        runs.append((time.perf_counter() - t0) / n)
-    return float(np.median(runs)), compile_s
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import timeit  # noqa: E402  (shared with run_all.py)
 
 
 def cases(batch, bins, rng):
