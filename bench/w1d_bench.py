@@ -4,8 +4,8 @@
 
 Cases (float32): p = 2 and p = 1, on one shared sorted support (spectra; POT gets `require_sort=False` there, its
 fastest setting) and on separate random supports (both sort). Forward and forward+grad (gradient with respect to both
-weight arrays). Each timing is the median of `--repeats` runs of a loop of at least 0.2 s; implementations are
-interleaved, so the ratios are fair on a noisy machine. Compile time is reported separately. XLA's CPU runtime is left
+weight arrays). Each timing is the median of `--repeats` runs of a loop of at least 0.2 s; ours and POT are timed
+back to back for each case (not interleaved: bench/run_all.py interleaves), so run it on a quiet machine. Compile time is reported separately. XLA's CPU runtime is left
 at its default threading (2 cores here); the line `threads:` says so.
 """
 import argparse, os, platform, sys
