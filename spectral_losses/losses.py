@@ -150,24 +150,31 @@ def _w_quantile_jvp(p, primals, tangents):
     _, t_v = jax.jvp(lambda b: _quantile_cost(x, y, a, b, p, True, u_first), (b,), (tb,))
     return out, t_u + t_v
 
-@jax.custom_jvp
-def _abs_diff(A, B, c):
-    "|A - B + c| for a small correction `c`; the derivative at a tie is +1 in A and in B (adding mass moves the CDFs apart)."
-    return jnp.abs((A - B) + c)
+def _cdf_gaps(x, a, axis: int):
+    "The support gaps x_{i+1} - x_i along `axis`, shaped to multiply the CDFs of weights `a` (a 1-D `x` is shared)."
+    dx = jnp.diff(x, axis=axis if x.ndim > 1 else 0)
+    return dx.reshape((-1,) + (1,) * (a.ndim - 1)) if (axis == 0 and x.ndim == 1) else dx
 
-@_abs_diff.defjvp
-def _abs_diff_jvp(primals, tangents):
-    (A, B, c), (tA, tB, _) = primals, tangents
-    d = (A - B) + c
-    return jnp.abs(d), jnp.where(d >= 0, 1, -1).astype(tA.dtype) * tA + jnp.where(d <= 0, 1, -1).astype(tB.dtype) * tB
+def _head(t, axis: int):
+    "`t` without its last entry along `axis`."
+    return jax.lax.slice_in_dim(t, 0, t.shape[axis] - 1, axis=axis)
 
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
 def _w1_cdf(x, a, b, axis: int = -1):
     "Exact W_1 of two measures on one sorted support: sum_i |A_i - B_i| (x_{i+1} - x_i), support along `axis` (0 or -1)."
-    (A, Alo), (B, Blo) = _levels(a, axis), _levels(b, axis)
-    head = lambda t: jax.lax.slice_in_dim(t, 0, t.shape[axis] - 1, axis=axis)   # drop the last bin
-    dx = jnp.diff(x, axis=axis if x.ndim > 1 else 0)
-    if axis == 0 and x.ndim == 1: dx = dx.reshape((-1,) + (1,) * (a.ndim - 1))
-    return jnp.sum(_abs_diff(head(A), head(B), head(Alo - Blo)) * dx, axis)
+    D, Dlo = _levels(a - b, axis)                              # one compensated prefix sum, of the difference
+    return jnp.sum(jnp.abs(_head(D + Dlo, axis)) * _cdf_gaps(x, a, axis), axis)
+
+@_w1_cdf.defjvp
+def _w1_cdf_jvp(axis, primals, tangents):
+    "Derivatives through plain prefix sums; at a tie A_i = B_i adding mass to either measure moves the CDFs apart (+1 for both)."
+    (x, a, b), (tx, ta, tb) = primals, tangents
+    D, Dlo = _levels(a - b, axis)
+    d = _head(D + Dlo, axis)
+    dx = _cdf_gaps(x, a, axis)
+    sa, sb = jnp.where(d >= 0, 1, -1).astype(d.dtype), jnp.where(d <= 0, 1, -1).astype(d.dtype)
+    t = (sa * _head(jnp.cumsum(ta, axis), axis) + sb * _head(jnp.cumsum(tb, axis), axis)) * dx + jnp.abs(d) * _cdf_gaps(tx, a, axis)
+    return jnp.sum(jnp.abs(d) * dx, axis), jnp.sum(t, axis)
 
 # %% ../nbs/losses.ipynb #fe5146b8
 def _sort_support(x, w, ix=None):
