@@ -74,6 +74,11 @@ def _two_sum(a, b):
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
+def _cumsum(a, axis: int = -1):
+    "Prefix sums along `axis`; along a leading axis by a parallel scan (XLA:CPU, 1025 x 1024: 0.8 ms vs 9.5 ms for `jnp.cumsum`, 0.9 vs 5.3 ms with its gradient)."
+    if a.ndim > 1 and axis % a.ndim != a.ndim - 1: return jax.lax.associative_scan(jnp.add, a, axis=axis)
+    return jnp.cumsum(a, axis)    # along the last axis `jnp.cumsum` is as fast forward and faster backward (1.7 ms vs 3.1 ms)
+
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _cumsum2(a, axis: int = -1):
     "Prefix sums of `a` along `axis` as `(hi, lo)`: hi + lo carries about twice the working precision."
@@ -86,11 +91,11 @@ def _cumsum2(a, axis: int = -1):
 def _cumsum2_jvp(axis, primals, tangents):
     "The derivative of hi + lo is a plain prefix sum: give it all to hi (much cheaper than differentiating the compensated scan)."
     (a,), (ta,) = primals, tangents
-    return _cumsum2(a, axis), (jnp.cumsum(ta, axis), jnp.zeros_like(ta))
+    return _cumsum2(a, axis), (_cumsum(ta, axis), jnp.zeros_like(ta))
 
 def _levels(a, axis: int = -1):
     "Cumulative weights `(hi, lo)` along `axis`; compensated below float64, plain (with lo = 0) in float64."
-    if jnp.finfo(a.dtype).bits >= 64: return jnp.cumsum(a, axis), jnp.zeros_like(a)
+    if jnp.finfo(a.dtype).bits >= 64: return _cumsum(a, axis), jnp.zeros_like(a)
     return _cumsum2(a, axis)
 
 # %% ../nbs/losses.ipynb #dc3c578a
@@ -173,7 +178,7 @@ def _w1_cdf_jvp(axis, primals, tangents):
     d = _head(D + Dlo, axis)
     dx = _cdf_gaps(x, a, axis)
     sa, sb = jnp.where(d >= 0, 1, -1).astype(d.dtype), jnp.where(d <= 0, 1, -1).astype(d.dtype)
-    t = (sa * _head(jnp.cumsum(ta, axis), axis) + sb * _head(jnp.cumsum(tb, axis), axis)) * dx + jnp.abs(d) * _cdf_gaps(tx, a, axis)
+    t = (sa * _head(_cumsum(ta, axis), axis) + sb * _head(_cumsum(tb, axis), axis)) * dx + jnp.abs(d) * _cdf_gaps(tx, a, axis)
     return jnp.sum(jnp.abs(d) * dx, axis), jnp.sum(t, axis)
 
 # %% ../nbs/losses.ipynb #fe5146b8
@@ -396,7 +401,7 @@ def _cutoff_weights(X, Y, squared: bool):
     if squared: X, Y = X * X, Y * Y
     sx, sy = jnp.sum(X, -1, keepdims=True), jnp.sum(Y, -1, keepdims=True)
     ref = jnp.where(sy > 0, sy, jnp.where(sx > 0, sx, 1))     # a silent target: the prediction's own mass
-    A = jnp.minimum(jnp.cumsum(X / ref, -1), 1)               # levels above 1 are cut off
+    A = jnp.minimum(_cumsum(X / ref), 1)               # levels above 1 are cut off
     a = jnp.diff(A, axis=-1, prepend=0)
     return a.at[..., -1].add(1 - A[..., -1]), Y / ref
 
@@ -456,5 +461,5 @@ def spectral_quantiles(x: jax.Array,  # predicted signals (..., T), or magnitude
     pos, a, b, unsorted, _ = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
     if unsorted: pos, a, b = _sorted(pos, a, b)
     t = (jnp.arange(levels, dtype=a.dtype) + 0.5) / levels
-    q = lambda w: pos[jnp.minimum(_searchsorted(jnp.cumsum(w, -1), jnp.broadcast_to(t, w.shape[:-1] + t.shape), 'left'), pos.shape[0] - 1)]
+    q = lambda w: pos[jnp.minimum(_searchsorted(_cumsum(w), jnp.broadcast_to(t, w.shape[:-1] + t.shape), 'left'), pos.shape[0] - 1)]
     return t, q(a), q(b)
