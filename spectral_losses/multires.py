@@ -7,8 +7,8 @@ from __future__ import annotations
 import numbers
 import jax
 import jax.numpy as jnp
-from .losses import _check_array, _float_dtype, _safe_abs, _safe_norm, _DISTANCES
-from .stft import _check_int, _check_spec, _flat_tf, _stft_tm, stft_frames
+from .losses import _safe_abs, _safe_norm, _DISTANCES
+from .stft import _check_int, _check_signals, _check_spec, _flat_tf, _stft_tm, stft_frames
 
 # %% auto #0
 __all__ = ['stft_phase_loss', 'mrstft_preset', 'multi_resolution_stft_loss']
@@ -64,14 +64,6 @@ def mrstft_preset(preset: str,  # 'pwg' (Parallel WaveGAN / auraloss), 'ddsp' (D
 # %% ../nbs/multires.ipynb #66a0e59e
 _AGGREGATES = ('mean', 'sum')
 _TERMS = ('sc', 'log', 'lin', 'phase')
-
-def _check_signals(pred, target):
-    "Check a pair of real signal arrays of one shape with a non-empty time axis; promote to a common float dtype."
-    pred, target = _check_array(pred, 'pred'), _check_array(target, 'target')
-    if pred.shape != target.shape: raise ValueError(f"`pred` and `target` must have the same shape, got {pred.shape} and {target.shape}")
-    if pred.ndim == 0 or pred.shape[-1] == 0: raise ValueError(f"`pred` needs a non-empty last (time) axis, got shape {pred.shape}")
-    dt = _float_dtype(pred, target)
-    return pred.astype(dt), target.astype(dt)
 
 def _check_nonneg(v, name: str, positive: bool = False) -> float:
     "A static real number >= 0 (or > 0), as a float."

@@ -24,6 +24,14 @@ def _padding(center: bool, pad_mode) -> str:
     if pad_mode == 'end': return 'end'
     return 'center' if (center and pad_mode is not None) else 'none'
 
+def _check_signals(pred, target):
+    "Check a pair of real signal arrays of one shape with a non-empty time axis; promote to a common float dtype."
+    pred, target = _check_array(pred, 'pred'), _check_array(target, 'target')
+    if pred.shape != target.shape: raise ValueError(f"`pred` and `target` must have the same shape, got {pred.shape} and {target.shape}")
+    if pred.ndim == 0 or pred.shape[-1] == 0: raise ValueError(f"`pred` needs a non-empty last (time) axis, got shape {pred.shape}")
+    dt = _float_dtype(pred, target)
+    return pred.astype(dt), target.astype(dt)
+
 # %% ../nbs/stft.ipynb #d54f4c16
 def stft_frames(T: int,  # number of samples in the signal
                 n_fft: int,  # FFT size (frame length)

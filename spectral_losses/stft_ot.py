@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import _check_array, spectral_wasserstein
-from .stft import _check_int, _hz_to_mel, _mel_to_hz, magnitude, mel_spectrogram, stft, stft_frames
+from .losses import spectral_wasserstein
+from .stft import _check_int, _check_signals, _hz_to_mel, _mel_to_hz, magnitude, mel_spectrogram, stft, stft_frames
 
 # %% auto #0
 __all__ = ['stft_wasserstein', 'multi_resolution_stft_wasserstein']
@@ -17,13 +17,6 @@ __all__ = ['stft_wasserstein', 'multi_resolution_stft_wasserstein']
 FREQ_SCALES = ('linear', 'mel')
 POSITIONS = ('normalized', 'hz', 'mel')
 REDUCTIONS = ('mean', 'none')
-
-def _check_signals(pred, target):
-    "Check two real signal arrays of one shape with a non-empty last (time) axis."
-    pred, target = _check_array(pred, 'pred'), _check_array(target, 'target')
-    if pred.shape != target.shape: raise ValueError(f"`pred` and `target` must have the same shape, got {pred.shape} and {target.shape}")
-    if pred.ndim == 0 or pred.shape[-1] == 0: raise ValueError(f"`pred` needs a non-empty last (time) axis, got shape {pred.shape}")
-    return pred, target
 
 def _bin_positions(positions, freq_scale: str, sample_rate, n_fft: int, n_mels: int, fmin: float, fmax, htk: bool):
     "Transport positions of the STFT bins or mel bands for a named convention (numpy, trace time); None means linspace(0, 1, K); arrays pass through."
