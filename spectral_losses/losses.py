@@ -47,15 +47,20 @@ def _check_int(v, name: str, lo: int = 1) -> int:
 
 # %% ../nbs/losses.ipynb #714deb1c
 def _take(x, idx):
-    "Gather `x[..., idx]` along the last axis; a 1-D `x` is shared by every batch row."
-    if x.ndim == 1: return x[idx]
-    return jnp.take_along_axis(jnp.broadcast_to(x, idx.shape[:-1] + x.shape[-1:]), idx, axis=-1)
+    "Gather `x[..., idx]` along the last axis for in-bounds `idx` (no bounds checks); a 1-D `x` is shared by every batch row."
+    if x.ndim == 1: return x.at[idx].get(mode='promise_in_bounds')
+    x = jnp.broadcast_to(x, idx.shape[:-1] + x.shape[-1:])
+    rows = jnp.arange(idx.size // max(idx.shape[-1], 1), dtype=idx.dtype).reshape(idx.shape[:-1] + (1,))
+    return x.reshape(-1).at[rows * x.shape[-1] + idx].get(mode='promise_in_bounds')   # one flat index: a simpler gather than take_along_axis
+
+def _rowwise(f, *args):
+    "Apply `f`, written for 1-D rows, over every leading axis."
+    for _ in range(args[0].ndim - 1): f = jax.vmap(f)
+    return f(*args)
 
 def _searchsorted(a, v, side: str):
     "Row-wise `searchsorted` of `v` (..., k) into the sorted rows of `a` (..., n)."
-    f = lambda a, v: jnp.searchsorted(a, v, side=side, method='scan')
-    for _ in range(a.ndim - 1): f = jax.vmap(f)
-    return f(a, v)
+    return _rowwise(lambda a, v: jnp.searchsorted(a, v, side=side, method='scan'), a, v)
 
 def _abs0(d):
     "|d| with derivative 0 at d = 0 (`jnp.abs` uses +1 there, which pushes equal inputs apart)."
@@ -82,10 +87,10 @@ def _cumsum(a, axis: int = -1):
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _cumsum2(a, axis: int = -1):
     "Prefix sums of `a` along `axis` as `(hi, lo)`: hi + lo carries about twice the working precision."
-    def combine(l, r):
-        s, e = _two_sum(l[0], r[0])
-        return s, e + l[1] + r[1]
-    return jax.lax.associative_scan(combine, (a, jnp.zeros_like(a)), axis=axis)
+    hi = _cumsum(a, axis)
+    prev = jnp.concatenate([jnp.zeros_like(jax.lax.slice_in_dim(hi, 0, 1, axis=axis)), jax.lax.slice_in_dim(hi, 0, hi.shape[axis] - 1, axis=axis)], axis)
+    s, e = _two_sum(prev, a)                                   # s + e = hi_{i-1} + a_i exactly
+    return hi, _cumsum((s - hi) + e, axis)                     # the exact step errors hi_{i-1} + a_i - hi_i, summed
 
 @_cumsum2.defjvp
 def _cumsum2_jvp(axis, primals, tangents):
@@ -103,36 +108,39 @@ def _pad0(A):
     "Cumulative weights with level 0 in front: `_pad0(A)[..., i] = A_{i-1}`."
     return jnp.concatenate([jnp.zeros_like(A[..., :1]), A], -1)
 
-def _merge_ranks(A, B):
-    "Ranks of each level in the other measure's levels, for tied levels ordered v first: (#B <= A_i, #A < B_j)."
-    return _searchsorted(B, A, 'right'), _searchsorted(A, B, 'left')
+def _counts_le(r, n: int):
+    "`c_j = #{i : r_i <= j}` for j < n, from integer ranks `r` (..., k) with values in [0, n]: a histogram and its prefix sum."
+    h = _rowwise(lambda r: jnp.zeros(n + 1, jnp.int32).at[r].add(1), r)
+    return jnp.cumsum(h, -1)[..., :n]
 
-def _u_first_ranks(A, B, r, s):
-    "The ranks of `_merge_ranks` re-ordered for tied levels u first, (#B < A_i, #A <= B_j), from tie groups instead of new searches."
+def _rank_le(A, B, strict: bool = False, T: int = 16):
+    "`#{j : B_j <= A_i}` (or `< A_i` when `strict`) for sorted rows `A` (..., n), `B` (..., m): block starts located by a search of m / T levels, then log2(T) steps inside the block."
     n, m = A.shape[-1], B.shape[-1]
-    ax = A.ndim - 1
-    start = jax.lax.cummax(jnp.where(jnp.diff(B, axis=-1, prepend=jnp.nan) != 0, jnp.arange(m), 0), axis=ax)   # first index of B's tie group
-    end = jax.lax.cummin(jnp.where(jnp.diff(A, axis=-1, append=jnp.nan) != 0, jnp.arange(n), n - 1), axis=ax, reverse=True)   # last of A's
-    tie_r = (r > 0) & (_take(B, jnp.maximum(r - 1, 0)) == A)
-    tie_s = (s < n) & (_take(A, jnp.minimum(s, n - 1)) == B)
-    return (jnp.where(tie_r, _take(start, jnp.maximum(r - 1, 0)), r), jnp.where(tie_s, _take(end, jnp.minimum(s, n - 1)) + 1, s))
+    below = (lambda b: b < A) if strict else (lambda b: b <= A)
+    Bp = jnp.pad(B, [(0, 0)] * (B.ndim - 1) + [(0, -m % T)], constant_values=jnp.inf)
+    starts = _searchsorted(A, Bp[..., ::T], 'right' if strict else 'left')   # block start l is below A_i exactly when i >= starts_l
+    lo = jnp.maximum(_counts_le(starts, n) - 1, 0) * T        # first index of the last block that starts below A_i
+    for k in reversed(range(T.bit_length() - 1)):             # binary search inside the block: the answer is in [lo, lo + 2^(k+1)]
+        lo = jnp.where(below(_take(Bp, lo + 2 ** k)), lo + 2 ** k, lo)
+    return lo + below(_take(Bp, lo))
+
+def _merge_ranks(A, B, u_first: bool = False):
+    "Ranks of each level among the other measure's levels; tied levels ordered v first (#B <= A_i, #A < B_j) or u first (#B < A_i, #A <= B_j)."
+    r = _rank_le(A, B, u_first)
+    return r, _counts_le(r, B.shape[-1])                      # B_j > A_i (or >=) exactly when r_i <= j
 
 def _quantile_cost(x, y, a, b, p: float, u_first: bool, ranks=None):
     "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`ranks` for this tie order, if known)."
     n, m = x.shape[-1], y.shape[-1]
     (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
     A, B = Ah + Al, Bh + Bl                                    # correctly rounded levels: they decide the order
-    if ranks is None:
-        ranks = _merge_ranks(A, B)
-        if u_first: ranks = _u_first_ranks(A, B, *ranks)
-    r, s = ranks                                               # levels of v before each A_i, of u before each B_j
-    own = lambda L: _pad0(L)[..., :-1]                         # the measure's own previous level
-    other = lambda L, idx: _take(_pad0(L), idx)                # the other measure's level just below
-    u_own = (own(A) > other(B, r)) if u_first else (own(A) >= other(B, r))   # is u_{i-1} just below A_i?
-    v_own = (own(B) >= other(A, s)) if u_first else (own(B) > other(A, s))   # is v_{j-1} just below B_j?
-    gap = lambda Lh, Ll, Oh, Ol, idx, use_own: (              # exact level gap from the (hi, lo) parts
-        (Lh - jnp.where(use_own, own(Lh), other(Oh, idx))) + (Ll - jnp.where(use_own, own(Ll), other(Ol, idx))))
-    du, dv = gap(Ah, Al, Bh, Bl, r, u_own), gap(Bh, Bl, Ah, Al, s, v_own)
+    r, s = _merge_ranks(A, B, u_first) if ranks is None else ranks   # levels of v before each A_i, of u before each B_j
+    def gap(w, Lh, Ll, L, Oh, Ol, idx, own_if_equal):       # L_i minus the merged level just below it, exactly from the (hi, lo) parts
+        oh, ol = _take(_pad0(Oh), idx), _take(_pad0(Ol), idx)  # the other measure's level just below L_i
+        prev = _pad0(L)[..., :-1]                              # the measure's own previous level
+        use_own = (prev >= oh + ol) if own_if_equal else (prev > oh + ol)
+        return jnp.where(use_own, w, (Lh - oh) + (Ll - ol))    # own previous level: the gap is the weight itself
+    du, dv = gap(a, Ah, Al, A, Bh, Bl, r, not u_first), gap(b, Bh, Bl, B, Ah, Al, s, u_first)
     cu = _cost(x - _take(y, jnp.minimum(r, m - 1)), p)
     cv = _cost(_take(x, jnp.minimum(s, n - 1)) - y, p)
     w = jnp.sum(du * cu, -1) + jnp.sum(dv * cv, -1)
@@ -149,8 +157,7 @@ def _w_quantile_jvp(p, primals, tangents):
     (x, y, a, b), (tx, ty, ta, tb) = primals, tangents
     (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
     A, B = Ah + Al, Bh + Bl
-    v_first = _merge_ranks(A, B)                               # one pair of searches serves both tie orders
-    u_first = _u_first_ranks(A, B, *v_first)
+    v_first, u_first = _merge_ranks(A, B), _merge_ranks(A, B, True)
     out, t_u = jax.jvp(lambda x, y, a: _quantile_cost(x, y, a, b, p, False, v_first), (x, y, a), (tx, ty, ta))
     _, t_v = jax.jvp(lambda b: _quantile_cost(x, y, a, b, p, True, u_first), (b,), (tb,))
     return out, t_u + t_v
@@ -196,11 +203,6 @@ def _order_keys(x):
     it = {2: jnp.int16, 4: jnp.int32, 8: jnp.int64}[x.dtype.itemsize]
     b = jax.lax.bitcast_convert_type(x, it)
     return b ^ ((b >> (8 * x.dtype.itemsize - 1)) & jnp.iinfo(it).max)
-
-def _rowwise(f, *args):
-    "Apply `f`, written for 1-D rows, over every leading axis."
-    for _ in range(args[0].ndim - 1): f = jax.vmap(f)
-    return f(*args)
 
 def _sorted(x, *ws):
     "Sort each row of the support `x` and carry the weights `ws` along; tied values pool their weight on one copy."
@@ -317,23 +319,31 @@ def get_window(window: str | np.ndarray | jax.Array,  # a name from `WINDOWS`, o
     return w
 
 # %% ../nbs/losses.ipynb #2b4d29f1
-def _safe_abs(z):
-    "|z| for complex or real `z`, with derivative 0 (not NaN) where z == 0."
-    if not jnp.iscomplexobj(z): z = z + 0j
-    r2 = z.real ** 2 + z.imag ** 2
+def _sqrt0(r2):
+    "sqrt of non-negative `r2`, with derivative 0 (not NaN, not inf) where r2 == 0."
     pos = r2 > 0
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, r2, 1)), 0)
 
+def _safe_abs(z):
+    "|z| for complex or real `z`, with derivative 0 (not NaN) where z == 0."
+    if not jnp.iscomplexobj(z): z = z + 0j
+    return _sqrt0(z.real ** 2 + z.imag ** 2)
+
 # %% ../nbs/losses.ipynb #7664596d
-def compute_mag(x: jax.Array,  # real signals, (..., T)
-                window: str | jax.Array | None = None,  # None (rectangular), a name from `WINDOWS`, or an array (T,)
-               ) -> jax.Array:  # magnitude spectra, (..., T//2 + 1)
-    "Magnitude of the real FFT of `x` over its last axis, optionally windowed."
+def _power(x, window):
+    "Power |X_k|^2 of the real FFT of `x` over its last axis, optionally windowed (the checks of `compute_mag`)."
     x = _check_array(x, 'x')
     x = x.astype(_float_dtype(x))
     if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last (time) axis, got shape {x.shape}")
     if window is not None: x = x * jnp.asarray(get_window(window, x.shape[-1]), x.dtype)
-    return _safe_abs(jnp.fft.rfft(x, axis=-1))
+    X = jnp.fft.rfft(x, axis=-1)
+    return X.real ** 2 + X.imag ** 2
+
+def compute_mag(x: jax.Array,  # real signals, (..., T)
+                window: str | jax.Array | None = None,  # None (rectangular), a name from `WINDOWS`, or an array (T,)
+               ) -> jax.Array:  # magnitude spectra, (..., T//2 + 1)
+    "Magnitude of the real FFT of `x` over its last axis, optionally windowed."
+    return _sqrt0(_power(x, window))
 
 # %% ../nbs/losses.ipynb #a98ce18f
 def log_mag(x: jax.Array,  # complex spectrum, or a magnitude
@@ -423,7 +433,10 @@ def _spectral_measures(x, y, squared: bool, is_mag: bool, window, positions, cut
     if is_mag:
         if window is not None: raise ValueError("`window` has no effect when `is_mag=True`; window the signal before taking its spectrum")
         dtype = _float_dtype(x, y); X, Y = x.astype(dtype), y.astype(dtype)
-    else: X, Y = compute_mag(x, window), compute_mag(y, window)
+    else:
+        X, Y = _power(x, window), _power(y, window)
+        if squared and not cutoff: squared = False             # the power spectra are the weights: no square root and square
+        else: X, Y = _sqrt0(X), _sqrt0(Y)
     pos, unsorted = _positions(positions, X.shape[-1], X.dtype)
     same = jnp.all(X == Y, -1)
     if not cutoff: return pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), unsorted, same
