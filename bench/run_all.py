@@ -246,6 +246,9 @@ def try_impl(make):
 
 def section_signal():
     mr = _library_fn('multires', ('multi_resolution_stft_loss', 'multi'), {'preset': 'pwg'})
+    if mr:   # the same function at one resolution: auraloss STFTLoss() (per-example SC, where auraloss's is batch-global)
+        from spectral_losses.multires import multi_resolution_stft_loss as _mr
+        mr1 = lambda x, y: _mr(x, y, 'pwg', fft_sizes=(1024,), hop_sizes=(256,), win_lengths=(1024,))
     sw = _library_fn('stft_ot', ('wasserstein', 'sot', 'ot'), {'n_fft': 1024, 'hop_length': 256, 'window': 'flattop', 'center': True, 'p': 2, 'squared': False})
     rng = np.random.default_rng(1)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -290,10 +293,13 @@ def section_signal():
         # single-resolution STFT loss (auraloss STFTLoss defaults)
         case = f"batch {batch} x {T}, STFT loss 1024/256 hann, SC + log-mag (auraloss defaults)"
         imp = [jax_impl('ours composed (stft losses)', ours_stft_loss, J),
+               try_impl(lambda: jax_impl(f'ours multires.{mr[0]} (1 resolution)', lambda x, y: mr1(x, y), J)) if mr else None,
                torch_impl('auraloss STFTLoss()', lambda x, y: aura1(x[:, None], y[:, None]), (x, y))]
         res = run_case('STFT loss', case, imp, extra)
         t, _ = best_peer(res, 'forward+grad', imp)
-        check('single-resolution STFT loss >= 3x auraloss (f+g)', case, t / res['forward+grad'][imp[0].name]['median'], 3)
+        for i in imp:
+            if i is not None and i.ours:
+                check(f'single-resolution STFT loss >= 3x auraloss (f+g) [{i.name}]', case, t / res['forward+grad'][i.name]['median'], 3)
         # multi-resolution STFT loss (auraloss defaults = PWG)
         case = f"batch {batch} x {T}, multi-resolution STFT loss (auraloss defaults, PWG)"
         if T <= 1024:

@@ -10,6 +10,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 from jax.core import Tracer
+from jax.custom_derivatives import SymbolicZero
 
 # %% auto #0
 __all__ = ['WINDOWS', 'wasserstein_1d', 'quantile_function', 'get_window', 'compute_mag', 'log_mag', 'log_mag_loss',
@@ -113,34 +114,33 @@ def _counts_le(r, n: int):
     h = _rowwise(lambda r: jnp.zeros(n + 1, jnp.int32).at[r].add(1), r)
     return jnp.cumsum(h, -1)[..., :n]
 
-def _rank_le(A, B, strict: bool = False, T: int = 16):
-    "`#{j : B_j <= A_i}` (or `< A_i` when `strict`) for sorted rows `A` (..., n), `B` (..., m): block starts located by a search of m / T levels, then log2(T) steps inside the block."
+def _rank_le(A, B, T: int = 16):
+    "`#{j : B_j <= A_i}` for sorted rows `A` (..., n), `B` (..., m): block starts located by a search of m / T levels, then log2(T) steps inside the block."
     n, m = A.shape[-1], B.shape[-1]
-    below = (lambda b: b < A) if strict else (lambda b: b <= A)
     Bp = jnp.pad(B, [(0, 0)] * (B.ndim - 1) + [(0, -m % T)], constant_values=jnp.inf)
-    starts = _searchsorted(A, Bp[..., ::T], 'right' if strict else 'left')   # block start l is below A_i exactly when i >= starts_l
-    lo = jnp.maximum(_counts_le(starts, n) - 1, 0) * T        # first index of the last block that starts below A_i
+    starts = _searchsorted(A, Bp[..., ::T], 'left')           # block start l is <= A_i exactly when i >= starts_l
+    lo = jnp.maximum(_counts_le(starts, n) - 1, 0) * T        # first index of the last block that starts <= A_i
     for k in reversed(range(T.bit_length() - 1)):             # binary search inside the block: the answer is in [lo, lo + 2^(k+1)]
-        lo = jnp.where(below(_take(Bp, lo + 2 ** k)), lo + 2 ** k, lo)
-    return lo + below(_take(Bp, lo))
+        lo = jnp.where(_take(Bp, lo + 2 ** k) <= A, lo + 2 ** k, lo)
+    return lo + (_take(Bp, lo) <= A)
 
-def _merge_ranks(A, B, u_first: bool = False):
-    "Ranks of each level among the other measure's levels; tied levels ordered v first (#B <= A_i, #A < B_j) or u first (#B < A_i, #A <= B_j)."
-    r = _rank_le(A, B, u_first)
-    return r, _counts_le(r, B.shape[-1])                      # B_j > A_i (or >=) exactly when r_i <= j
+def _merge_ranks(A, B):
+    "Ranks of each level among the other measure's levels, tied levels ordered v first: (#B <= A_i, #A < B_j)."
+    r = _rank_le(A, B)
+    return r, _counts_le(r, B.shape[-1])                      # B_j > A_i exactly when r_i <= j
 
-def _quantile_cost(x, y, a, b, p: float, u_first: bool, ranks=None):
-    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`ranks` for this tie order, if known)."
+def _quantile_cost(x, y, a, b, p: float, ranks=None):
+    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`ranks` from `_merge_ranks`, if known)."
     n, m = x.shape[-1], y.shape[-1]
     (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
     A, B = Ah + Al, Bh + Bl                                    # correctly rounded levels: they decide the order
-    r, s = _merge_ranks(A, B, u_first) if ranks is None else ranks   # levels of v before each A_i, of u before each B_j
+    r, s = _merge_ranks(A, B) if ranks is None else ranks   # levels of v before each A_i, of u before each B_j
     def gap(w, Lh, Ll, L, Oh, Ol, idx, own_if_equal):       # L_i minus the merged level just below it, exactly from the (hi, lo) parts
         oh, ol = _take(_pad0(Oh), idx), _take(_pad0(Ol), idx)  # the other measure's level just below L_i
         prev = _pad0(L)[..., :-1]                              # the measure's own previous level
         use_own = (prev >= oh + ol) if own_if_equal else (prev > oh + ol)
         return jnp.where(use_own, w, (Lh - oh) + (Ll - ol))    # own previous level: the gap is the weight itself
-    du, dv = gap(a, Ah, Al, A, Bh, Bl, r, not u_first), gap(b, Bh, Bl, B, Ah, Al, s, u_first)
+    du, dv = gap(a, Ah, Al, A, Bh, Bl, r, True), gap(b, Bh, Bl, B, Ah, Al, s, False)   # ties: v's level first
     cu = _cost(x - _take(y, jnp.minimum(r, m - 1)), p)
     cv = _cost(_take(x, jnp.minimum(s, n - 1)) - y, p)
     w = jnp.sum(du * cu, -1) + jnp.sum(dv * cv, -1)
@@ -150,17 +150,33 @@ def _quantile_cost(x, y, a, b, p: float, u_first: bool, ranks=None):
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
 def _w_quantile(x, y, a, b, p):
     "W_p^p on sorted supports; weight derivatives are the one-sided ones for adding mass."
-    return _quantile_cost(x, y, a, b, p, False)
+    return _quantile_cost(x, y, a, b, p)
 
-@_w_quantile.defjvp
+def _level_slopes(u, w, r, p: float):
+    "dW/dL_i for the levels L_i of the measure on `u` (n,) or (..., n), whose quantile just above L_i meets the other support `w` at index r_i (clamped)."
+    k = w.shape[-1]
+    wr = _take(w, jnp.minimum(r, k - 1))
+    here = _cost(u - wr, p)                                    # just above L_i the quantile moves from u_{i+1} down to u_i ...
+    nxt = _cost(jnp.concatenate([u[..., 1:], u[..., -1:]], -1) - wr, p)
+    top = jnp.where(r >= k, 0, here)                           # ... and above the top level only the domain grows, if u ends last
+    return here - jnp.where(jnp.arange(u.shape[-1]) == u.shape[-1] - 1, top, nxt)
+
+@partial(_w_quantile.defjvp, symbolic_zeros=True)
 def _w_quantile_jvp(p, primals, tangents):
+    "Weight derivatives in closed form, one-sided for adding mass: raising A_i (B_j) swaps u_{i+1} for u_i (v_{j+1} for v_j) just above it."
     (x, y, a, b), (tx, ty, ta, tb) = primals, tangents
+    zero = lambda t: isinstance(t, SymbolicZero)
     (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
     A, B = Ah + Al, Bh + Bl
-    v_first, u_first = _merge_ranks(A, B), _merge_ranks(A, B, True)
-    out, t_u = jax.jvp(lambda x, y, a: _quantile_cost(x, y, a, b, p, False, v_first), (x, y, a), (tx, ty, ta))
-    _, t_v = jax.jvp(lambda b: _quantile_cost(x, y, a, b, p, True, u_first), (b,), (tb,))
-    return out, t_u + t_v
+    ranks = _merge_ranks(A, B)
+    out = _quantile_cost(x, y, a, b, p, ranks)
+    t = jnp.zeros_like(out)
+    if not zero(ta): t = t + jnp.sum(_level_slopes(x, y, ranks[0], p) * _cumsum(ta), -1)   # v's quantile above A_i: #B <= A_i
+    if not zero(tb): t = t + jnp.sum(_level_slopes(y, x, _rank_le(B, A), p) * _cumsum(tb), -1)   # u's above B_j: #A <= B_j
+    if not (zero(tx) and zero(ty)):                            # moving the supports: the merged plan stays fixed
+        inst = lambda t, v: jnp.zeros_like(v) if zero(t) else t
+        t = t + jax.jvp(lambda x, y: _quantile_cost(x, y, a, b, p, ranks), (x, y), (inst(tx, x), inst(ty, y)))[1]
+    return out, t
 
 def _cdf_gaps(x, a, axis: int):
     "The support gaps x_{i+1} - x_i along `axis`, shaped to multiply the CDFs of weights `a` (a 1-D `x` is shared)."

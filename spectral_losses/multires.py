@@ -7,7 +7,7 @@ from __future__ import annotations
 import numbers
 import jax
 import jax.numpy as jnp
-from .losses import _safe_abs, _safe_norm, _DISTANCES
+from .losses import _safe_abs, _safe_norm, _sqrt0, _DISTANCES
 from .stft import _check_int, _check_signals, _check_spec, _flat_tf, _stft_tm, stft_frames
 
 # %% auto #0
@@ -92,11 +92,6 @@ def _settings(preset: str, overrides: dict) -> dict:
     if c['w_log'] and not (c['clamp'] or c['log_eps'] or c['log_floor']):
         raise ValueError("the log of a zero magnitude is -inf: set `clamp`, `log_eps` or `log_floor` > 0")
     return c
-
-def _sqrt0(P):
-    "sqrt(P) for P >= 0, with gradient 0 (not inf) where P == 0."
-    pos = P > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, P, 1)), 0)
 
 def _resolution_terms(X, Y, c: dict) -> dict:
     "The unweighted terms with non-zero weight for one resolution, per example, from time-major spectra X (pred), Y (target)."

@@ -68,6 +68,17 @@ def _stft_tm(x, n_fft: int, hop_length: int, win_length: int, window, center: bo
     return jnp.fft.rfft(frames, axis=-1)
 
 # %% ../nbs/stft.ipynb #01031471
+def _stft_checked(x, n_fft: int, hop_length: int, win_length: int | None, window, center: bool, pad_mode) -> jax.Array:
+    "`_stft_tm` after the argument checks of `stft`: the time-major spectrogram (..., frames, n_fft//2 + 1) that the losses use."
+    x = _check_array(x, 'x')
+    x = x.astype(_float_dtype(x))
+    n_fft, hop_length = _check_int(n_fft, 'n_fft'), _check_int(hop_length, 'hop_length')
+    win_length = n_fft if win_length is None else _check_int(win_length, 'win_length')
+    if win_length > n_fft: raise ValueError(f"`win_length` must be <= n_fft = {n_fft}, got {win_length}")
+    if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last (time) axis, got shape {x.shape}")
+    return _stft_tm(x, n_fft, hop_length, win_length, window, center, pad_mode)
+
+# %% ../nbs/stft.ipynb #efae6d4e
 def stft(x: jax.Array,  # real signals, (..., T)
          n_fft: int,  # FFT size (frame length)
          hop_length: int,  # hop between frames, in samples
@@ -77,13 +88,7 @@ def stft(x: jax.Array,  # real signals, (..., T)
          pad_mode: str | None = 'reflect',  # 'reflect' (torch), 'constant' (librosa), 'end' (TF pad_end) or None (no padding)
         ) -> jax.Array:  # complex spectrogram, (..., n_fft//2 + 1, frames)
     "Short-time Fourier transform of real signals over their last axis, frequency-major like `torch.stft`."
-    x = _check_array(x, 'x')
-    x = x.astype(_float_dtype(x))
-    n_fft, hop_length = _check_int(n_fft, 'n_fft'), _check_int(hop_length, 'hop_length')
-    win_length = n_fft if win_length is None else _check_int(win_length, 'win_length')
-    if win_length > n_fft: raise ValueError(f"`win_length` must be <= n_fft = {n_fft}, got {win_length}")
-    if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last (time) axis, got shape {x.shape}")
-    return jnp.swapaxes(_stft_tm(x, n_fft, hop_length, win_length, window, center, pad_mode), -1, -2)
+    return jnp.swapaxes(_stft_checked(x, n_fft, hop_length, win_length, window, center, pad_mode), -1, -2)
 
 # %% ../nbs/stft.ipynb #c9f1532b
 _F_SP, _MIN_LOG_HZ, _LOGSTEP = 200 / 3, 1000.0, np.log(6.4) / 27

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import spectral_wasserstein
-from .stft import _check_int, _check_signals, _hz_to_mel, _mel_to_hz, magnitude, mel_spectrogram, stft, stft_frames
+from .losses import _sqrt0, spectral_wasserstein
+from .stft import _check_int, _check_signals, _hz_to_mel, _mel_to_hz, _stft_checked, mel_spectrogram, stft_frames
 
 # %% auto #0
 __all__ = ['stft_wasserstein', 'multi_resolution_stft_wasserstein']
@@ -67,15 +67,16 @@ def stft_wasserstein(pred: jax.Array,  # predicted real signals, (..., T)
     if freq_scale == 'mel':
         if sample_rate is None: raise ValueError("`sample_rate` is needed for freq_scale='mel'")
         n_mels = _check_int(n_mels, 'n_mels')
-        spec = lambda s: mel_spectrogram(s, sample_rate, n_fft, hop_length, n_mels, 2.0 if squared else 1.0, win_length, window,
-                                         center, pad_mode, fmin, fmax, htk, mel_norm)
-        sq = False                                  # the band energies are the weights
-    else:
-        spec = lambda s: magnitude(stft(s, n_fft, hop_length, win_length, window, center, pad_mode))
-        sq = squared
+        spec = lambda s: jnp.swapaxes(mel_spectrogram(s, sample_rate, n_fft, hop_length, n_mels, 2.0 if squared else 1.0, win_length,
+                                                      window, center, pad_mode, fmin, fmax, htk, mel_norm), -1, -2)
+    else:                                           # time-major, and the power straight from the FFT
+        def spec(s):
+            X = _stft_checked(s, n_fft, hop_length, win_length, window, center, pad_mode)
+            P = X.real ** 2 + X.imag ** 2
+            return P if squared else _sqrt0(P)
     pos = _bin_positions(positions, freq_scale, sample_rate, n_fft, n_mels, fmin, fmax, htk)
-    P, T = (jnp.swapaxes(spec(s), -1, -2) for s in (pred, target))   # (..., frames, K)
-    w = spectral_wasserstein(P, T, sq, True, p=p, positions=pos, cutoff=cutoff)
+    P, T = spec(pred), spec(target)                 # (..., frames, K): the weights themselves (power or magnitude)
+    w = spectral_wasserstein(P, T, False, True, p=p, positions=pos, cutoff=cutoff)
     return w if reduction == 'none' else jnp.mean(w, -1)
 
 # %% ../nbs/stft_ot.ipynb #5f7fbb3c
