@@ -80,10 +80,19 @@ def _two_sum(a, b):
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
-def _cumsum(a, axis: int = -1):
-    "Prefix sums along `axis`; along a leading axis by a parallel scan (XLA:CPU, 1025 x 1024: 0.8 ms vs 9.5 ms for `jnp.cumsum`, 0.9 vs 5.3 ms with its gradient)."
-    if a.ndim > 1 and axis % a.ndim != a.ndim - 1: return jax.lax.associative_scan(jnp.add, a, axis=axis)
-    return jnp.cumsum(a, axis)    # along the last axis `jnp.cumsum` is as fast forward and faster backward (1.7 ms vs 3.1 ms)
+def _cumsum(a, axis: int = -1, T: int = 32):
+    "Prefix sums of floats along `axis`: blocks of `T` by one triangular matmul, the block offsets recursively."
+    a = jnp.moveaxis(a, axis, -1)
+    n, nb = a.shape[-1], -(-a.shape[-1] // T)
+    tri = lambda k: jnp.triu(jnp.ones((k, k), a.dtype))       # x @ tri(k) = prefix sums of the rows of x
+    if nb == 1: out = jnp.matmul(a, tri(n), precision=jax.lax.Precision.HIGHEST)
+    else:
+        blk = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, nb * T - n)]).reshape(a.shape[:-1] + (nb, T))
+        within = jnp.matmul(blk, tri(T), precision=jax.lax.Precision.HIGHEST)
+        tot = _cumsum(within[..., -1], -1, T)                  # inclusive prefix sums of the block totals
+        off = jnp.concatenate([jnp.zeros_like(tot[..., :1]), tot[..., :-1]], -1)
+        out = (within + off[..., None]).reshape(a.shape[:-1] + (nb * T,))[..., :n]
+    return jnp.moveaxis(out, -1, axis)
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _cumsum2(a, axis: int = -1):
@@ -111,8 +120,9 @@ def _pad0(A):
 
 def _counts_le(r, n: int):
     "`c_j = #{i : r_i <= j}` for j < n, from integer ranks `r` (..., k) with values in [0, n]: a histogram and its prefix sum."
-    h = _rowwise(lambda r: jnp.zeros(n + 1, jnp.int32).at[r].add(1), r)
-    return jnp.cumsum(h, -1)[..., :n]
+    h = _rowwise(lambda r: jnp.zeros(n + 1, jnp.int32).at[r].add(1), r)[..., :n]
+    if r.shape[-1] >= 2 ** 24: return jnp.cumsum(h, -1)
+    return jnp.round(_cumsum(h.astype(jnp.float32))).astype(jnp.int32)   # counts below 2^24 are exact in float32
 
 def _rank_le(A, B, T: int = 16):
     "`#{j : B_j <= A_i}` for sorted rows `A` (..., n), `B` (..., m): block starts located by a search of m / T levels, then log2(T) steps inside the block."
