@@ -9,7 +9,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 from jax.core import Tracer
-from .losses import _check_array, _check_p, _measure_inputs, _searchsorted, _sort_support, _spectral_weights, _normalise, compute_mag
+from .losses import _check_array, _check_p, _measure_inputs, _merge_ranks, _sort_support, _spectral_weights, _normalise, compute_mag
 
 # %% auto #0
 __all__ = ['wasserstein_circle', 'chroma_wasserstein']
@@ -34,9 +34,8 @@ def _circle_cost(z, w):
 def _merge_sorted(x, y, a, b):
     "Merge sorted supports `x` (..., n) and `y` (..., m) with masses `a` and `-b`, without a sort."
     n, m = x.shape[-1], y.shape[-1]
-    rx = jnp.arange(n) + _searchsorted(y, x, 'left')                 # slot of x_i in the merged order
-    ry = jnp.arange(m) + _searchsorted(x, y, 'right')                # slot of y_j (ties: x first)
-    r = jnp.concatenate([rx, ry], -1)
+    ry, rx = _merge_ranks(y, x)                                        # #x <= y_j and #y < x_i: ties put x first
+    r = jnp.concatenate([jnp.arange(n) + rx, jnp.arange(m) + ry], -1)   # every point's slot in the merged order
     put = lambda t: jnp.put_along_axis(jnp.zeros_like(t), r, t, -1, inplace=False)
     return put(jnp.concatenate([x, y], -1)), put(jnp.concatenate([a, -b], -1))
 
