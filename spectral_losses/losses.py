@@ -81,18 +81,16 @@ def _two_sum(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 def _cumsum(a, axis: int = -1, T: int = 32):
-    "Prefix sums of floats along `axis`: blocks of `T` by one triangular matmul, the block offsets recursively."
-    a = jnp.moveaxis(a, axis, -1)
+    "Prefix sums of floats along `axis`: along the last axis blocks of `T` by one triangular matmul and the block offsets recursively; along a leading axis a parallel scan."
+    if a.ndim > 1 and axis % a.ndim != a.ndim - 1: return jax.lax.associative_scan(jnp.add, a, axis=axis)   # no transposes (1025 x 1024: 0.8 ms vs 9.5 ms for `jnp.cumsum`)
     n, nb = a.shape[-1], -(-a.shape[-1] // T)
     tri = lambda k: jnp.triu(jnp.ones((k, k), a.dtype))       # x @ tri(k) = prefix sums of the rows of x
-    if nb == 1: out = jnp.matmul(a, tri(n), precision=jax.lax.Precision.HIGHEST)
-    else:
-        blk = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, nb * T - n)]).reshape(a.shape[:-1] + (nb, T))
-        within = jnp.matmul(blk, tri(T), precision=jax.lax.Precision.HIGHEST)
-        tot = _cumsum(within[..., -1], -1, T)                  # inclusive prefix sums of the block totals
-        off = jnp.concatenate([jnp.zeros_like(tot[..., :1]), tot[..., :-1]], -1)
-        out = (within + off[..., None]).reshape(a.shape[:-1] + (nb * T,))[..., :n]
-    return jnp.moveaxis(out, -1, axis)
+    if nb == 1: return jnp.matmul(a, tri(n), precision=jax.lax.Precision.HIGHEST)
+    blk = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, nb * T - n)]).reshape(a.shape[:-1] + (nb, T))
+    within = jnp.matmul(blk, tri(T), precision=jax.lax.Precision.HIGHEST)
+    tot = _cumsum(within[..., -1], -1, T)                      # inclusive prefix sums of the block totals
+    off = jnp.concatenate([jnp.zeros_like(tot[..., :1]), tot[..., :-1]], -1)
+    return (within + off[..., None]).reshape(a.shape[:-1] + (nb * T,))[..., :n]
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _cumsum2(a, axis: int = -1):
