@@ -51,6 +51,7 @@ def _take(x, idx):
     "Gather `x[..., idx]` along the last axis for in-bounds `idx` (no bounds checks); a 1-D `x` is shared by every batch row."
     if x.ndim == 1: return x.at[idx].get(mode='promise_in_bounds')
     x = jnp.broadcast_to(x, idx.shape[:-1] + x.shape[-1:])
+    if x.size >= 2 ** 31: return jnp.take_along_axis(x, idx, axis=-1, mode='promise_in_bounds')   # a flat index would overflow int32
     rows = jnp.arange(idx.size // max(idx.shape[-1], 1), dtype=idx.dtype).reshape(idx.shape[:-1] + (1,))
     return x.reshape(-1).at[rows * x.shape[-1] + idx].get(mode='promise_in_bounds')   # one flat index: a simpler gather than take_along_axis
 
