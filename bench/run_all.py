@@ -293,7 +293,7 @@ def section_signal():
         # single-resolution STFT loss (auraloss STFTLoss defaults)
         case = f"batch {batch} x {T}, STFT loss 1024/256 hann, SC + log-mag (auraloss defaults)"
         imp = [jax_impl('ours composed (stft losses)', ours_stft_loss, J),
-               try_impl(lambda: jax_impl(f'ours multires.{mr[0]} (1 resolution)', lambda x, y: mr1(x, y), J)) if mr else None,
+               try_impl(lambda: jax_impl(f'ours multires.{mr[0]} (1 resolution)', mr1, J)) if mr else None,
                torch_impl('auraloss STFTLoss()', lambda x, y: aura1(x[:, None], y[:, None]), (x, y))]
         res = run_case('STFT loss', case, imp, extra)
         t, _ = best_peer(res, 'forward+grad', imp)

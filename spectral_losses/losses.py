@@ -344,6 +344,10 @@ def get_window(window: str | np.ndarray | jax.Array,  # a name from `WINDOWS`, o
     return w
 
 # %% ../nbs/losses.ipynb #2b4d29f1
+def _abs2(z):
+    "|z|^2 of a complex (or real) array, without a square root."
+    return z.real ** 2 + z.imag ** 2
+
 def _sqrt0(r2):
     "sqrt of non-negative `r2`, with derivative 0 (not NaN, not inf) where r2 == 0."
     pos = r2 > 0
@@ -352,7 +356,7 @@ def _sqrt0(r2):
 def _safe_abs(z):
     "|z| for complex or real `z`, with derivative 0 (not NaN) where z == 0."
     if not jnp.iscomplexobj(z): z = z + 0j
-    return _sqrt0(z.real ** 2 + z.imag ** 2)
+    return _sqrt0(_abs2(z))
 
 # %% ../nbs/losses.ipynb #7664596d
 def _power(x, window):
@@ -361,8 +365,7 @@ def _power(x, window):
     x = x.astype(_float_dtype(x))
     if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last (time) axis, got shape {x.shape}")
     if window is not None: x = x * jnp.asarray(get_window(window, x.shape[-1]), x.dtype)
-    X = jnp.fft.rfft(x, axis=-1)
-    return X.real ** 2 + X.imag ** 2
+    return _abs2(jnp.fft.rfft(x, axis=-1))
 
 def compute_mag(x: jax.Array,  # real signals, (..., T)
                 window: str | jax.Array | None = None,  # None (rectangular), a name from `WINDOWS`, or an array (T,)

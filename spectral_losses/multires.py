@@ -7,7 +7,7 @@ from __future__ import annotations
 import numbers
 import jax
 import jax.numpy as jnp
-from .losses import _safe_abs, _safe_norm, _sqrt0, _DISTANCES
+from .losses import _abs2, _safe_abs, _safe_norm, _sqrt0, _DISTANCES
 from .stft import _check_int, _check_signals, _check_spec, _flat_tf, _stft_tm, stft_frames
 
 # %% auto #0
@@ -18,7 +18,7 @@ _PHASE_DISTANCES = ('l2', 'l1', 'cos', 'weighted')
 
 def _safe_angle(z):
     "arg(z) in (-pi, pi], with value and gradient 0 (not NaN) where z == 0."
-    pos = (z.real ** 2 + z.imag ** 2) > 0
+    pos = _abs2(z) > 0
     return jnp.where(pos, jnp.arctan2(jnp.where(pos, z.imag, 0), jnp.where(pos, z.real, 1)), 0)
 
 def _phase_cost(Z, distance: str):
@@ -95,7 +95,7 @@ def _settings(preset: str, overrides: dict) -> dict:
 
 def _resolution_terms(X, Y, c: dict) -> dict:
     "The unweighted terms with non-zero weight for one resolution, per example, from time-major spectra X (pred), Y (target)."
-    P, Q = X.real ** 2 + X.imag ** 2, Y.real ** 2 + Y.imag ** 2
+    P, Q = _abs2(X), _abs2(Y)
     if c['clamp']: P, Q = jnp.maximum(P, c['clamp']), jnp.maximum(Q, c['clamp'])
     mean, dist, out = (lambda a: jnp.mean(_flat_tf(a), -1)), _DISTANCES[c['distance']], {}
     if c['w_sc'] or c['w_lin'] or (c['w_log'] and c['log_eps']):

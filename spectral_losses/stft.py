@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import _abs0, _check_array, _check_int, _check_pair, _float_dtype, _safe_abs, _safe_norm, _DISTANCES, get_window, log_mag
+from .losses import _abs0, _abs2, _check_array, _check_int, _check_pair, _float_dtype, _safe_abs, _safe_norm, _DISTANCES, get_window, log_mag
 
 # %% auto #0
 __all__ = ['stft_frames', 'stft', 'mel_filterbank', 'mel_spectrogram', 'magnitude', 'stft_spectral_convergence',
@@ -134,7 +134,7 @@ def mel_filterbank(sr: float,  # sample rate, in Hz
 def _mag_power(X, power: float):
     "|X|**power for complex X, with gradient 0 (not NaN or inf) at X == 0."
     if power == 1: return _safe_abs(X)
-    r2 = X.real ** 2 + X.imag ** 2
+    r2 = _abs2(X)
     if power == 2: return r2
     pos = r2 > 0
     return jnp.where(pos, jnp.where(pos, r2, 1) ** (power / 2), 0)
@@ -172,7 +172,7 @@ def magnitude(X: jax.Array,  # complex spectrogram, e.g. from `stft`
     X = _check_array(X, 'X', allow_complex=True)
     if clamp == 0: return _safe_abs(X)
     if not jnp.iscomplexobj(X): X = X.astype(_float_dtype(X))
-    return jnp.sqrt(jnp.maximum(X.real ** 2 + X.imag ** 2, clamp))
+    return jnp.sqrt(jnp.maximum(_abs2(X), clamp))
 
 # %% ../nbs/stft.ipynb #53a39ca9
 def _flat_tf(X):

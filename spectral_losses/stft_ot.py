@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import jax
 import jax.numpy as jnp
-from .losses import _sqrt0, spectral_wasserstein
+from .losses import _abs2, _sqrt0, spectral_wasserstein
 from .stft import _check_int, _check_signals, _hz_to_mel, _mel_to_hz, _stft_checked, mel_spectrogram, stft_frames
 
 # %% auto #0
@@ -71,8 +71,7 @@ def stft_wasserstein(pred: jax.Array,  # predicted real signals, (..., T)
                                                       window, center, pad_mode, fmin, fmax, htk, mel_norm), -1, -2)
     else:                                           # time-major, and the power straight from the FFT
         def spec(s):
-            X = _stft_checked(s, n_fft, hop_length, win_length, window, center, pad_mode)
-            P = X.real ** 2 + X.imag ** 2
+            P = _abs2(_stft_checked(s, n_fft, hop_length, win_length, window, center, pad_mode))
             return P if squared else _sqrt0(P)
     pos = _bin_positions(positions, freq_scale, sample_rate, n_fft, n_mels, fmin, fmax, htk)
     P, T = spec(pred), spec(target)                 # (..., frames, K): the weights themselves (power or magnitude)
