@@ -112,6 +112,16 @@ def _levels(a, axis: int = -1):
     if jnp.finfo(a.dtype).bits >= 64: return _cumsum(a, axis), jnp.zeros_like(a)
     return _cumsum2(a, axis)
 
+def _rcumsum(a, axis: int = -1):
+    "Suffix sums `sum_{k >= i} a_k` along `axis`."
+    return jnp.flip(_cumsum(jnp.flip(a, axis), axis), axis)
+
+def _each(f, *xs):
+    "`[f(x) for x in xs]`, as one call of `f` on the stacked `xs` (arrays or tuples of arrays) when their shapes match: half the ops to compile."
+    if len(xs) < 2 or len({str(jax.tree.map(jnp.shape, x)) for x in xs}) > 1: return [f(x) for x in xs]
+    out = f(jax.tree.map(lambda *l: jnp.stack(l), *xs))
+    return [jax.tree.map(lambda o: o[i], out) for i in range(len(xs))]
+
 # %% ../nbs/losses.ipynb #dc3c578a
 def _pad0(A):
     "Cumulative weights with level 0 in front: `_pad0(A)[..., i] = A_{i-1}`."
@@ -133,15 +143,20 @@ def _rank_le(A, B, T: int = 16):
         lo = jnp.where(_take(Bp, lo + 2 ** k) <= A, lo + 2 ** k, lo)
     return lo + (_take(Bp, lo) <= A)
 
-def _merge_ranks(A, B):
-    "Ranks of each level among the other measure's levels, tied levels ordered v first: (#B <= A_i, #A < B_j)."
-    r = _rank_le(A, B)
-    return r, _counts_le(r, B.shape[-1])                      # B_j > A_i exactly when r_i <= j
+def _merge_ranks(A, B, both: bool = False):
+    "Ranks of each level among the other measure's levels, tied levels ordered v first: (#B <= A_i, #A < B_j), and #A <= B_j if `both`."
+    m = B.shape[-1]
+    if not both:
+        r = _rank_le(A, B)
+        return r, _counts_le(r, m)                             # B_j > A_i exactly when r_i <= j
+    below = jnp.where(A == 0, -jnp.finfo(A.dtype).tiny, jnp.nextafter(A, -jnp.inf))   # the float just below A_i (no denormals)
+    r, q = _each(lambda LB: _rank_le(*LB), (A, B), (below, B))   # q_i = #B < A_i: one stacked search for both
+    return r, *_each(lambda k: _counts_le(k, m), r, q)        # B_j >= A_i exactly when q_i <= j
 
-def _quantile_cost(x, y, a, b, p: float, ranks=None):
-    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`ranks` from `_merge_ranks`, if known)."
+def _quantile_cost(x, y, a, b, p: float, levels=None, ranks=None):
+    "W_p^p from sorted supports `x`, `y` and weights `a`, `b`, merging the levels by rank (`levels`, `ranks` from `_levels`, `_merge_ranks`, if known)."
     n, m = x.shape[-1], y.shape[-1]
-    (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
+    (Ah, Al), (Bh, Bl) = _each(_levels, a, b) if levels is None else levels
     A, B = Ah + Al, Bh + Bl                                    # correctly rounded levels: they decide the order
     r, s = _merge_ranks(A, B) if ranks is None else ranks   # levels of v before each A_i, of u before each B_j
     def gap(w, Lh, Ll, L, Oh, Ol, idx, own_if_equal):       # L_i minus the merged level just below it, exactly from the (hi, lo) parts
@@ -175,16 +190,18 @@ def _w_quantile_jvp(p, primals, tangents):
     "Weight derivatives in closed form, one-sided for adding mass: raising A_i (B_j) swaps u_{i+1} for u_i (v_{j+1} for v_j) just above it."
     (x, y, a, b), (tx, ty, ta, tb) = primals, tangents
     zero = lambda t: isinstance(t, SymbolicZero)
-    (Ah, Al), (Bh, Bl) = _levels(a), _levels(b)
+    levels = _each(_levels, a, b)
+    (Ah, Al), (Bh, Bl) = levels
     A, B = Ah + Al, Bh + Bl
-    ranks = _merge_ranks(A, B)
-    out = _quantile_cost(x, y, a, b, p, ranks)
-    t = jnp.zeros_like(out)
-    if not zero(ta): t = t + jnp.sum(_level_slopes(x, y, ranks[0], p) * _cumsum(ta), -1)   # v's quantile above A_i: #B <= A_i
-    if not zero(tb): t = t + jnp.sum(_level_slopes(y, x, _rank_le(B, A), p) * _cumsum(tb), -1)   # u's above B_j: #A <= B_j
+    ranks = _merge_ranks(A, B, both=not zero(tb))
+    out = _quantile_cost(x, y, a, b, p, levels, ranks[:2])
+    slopes, tw = [], []                                        # dW/dL: the weights' derivatives are their suffix sums
+    if not zero(ta): slopes.append(_level_slopes(x, y, ranks[0], p)); tw.append(ta)   # v's quantile above A_i: #B <= A_i
+    if not zero(tb): slopes.append(_level_slopes(y, x, ranks[2], p)); tw.append(tb)   # u's above B_j: #A <= B_j
+    t = sum((jnp.sum(g * w, -1) for g, w in zip(_each(_rcumsum, *slopes), tw)), jnp.zeros_like(out))
     if not (zero(tx) and zero(ty)):                            # moving the supports: the merged plan stays fixed
         inst = lambda t, v: jnp.zeros_like(v) if zero(t) else t
-        t = t + jax.jvp(lambda x, y: _quantile_cost(x, y, a, b, p, ranks), (x, y), (inst(tx, x), inst(ty, y)))[1]
+        t = t + jax.jvp(lambda x, y: _quantile_cost(x, y, a, b, p, levels, ranks[:2]), (x, y), (inst(tx, x), inst(ty, y)))[1]
     return out, t
 
 def _cdf_gaps(x, a, axis: int):
@@ -202,16 +219,20 @@ def _w1_cdf(x, a, b, axis: int = -1):
     D, Dlo = _levels(a - b, axis)                              # one compensated prefix sum, of the difference
     return jnp.sum(jnp.abs(_head(D + Dlo, axis)) * _cdf_gaps(x, a, axis), axis)
 
-@_w1_cdf.defjvp
+@partial(_w1_cdf.defjvp, symbolic_zeros=True)
 def _w1_cdf_jvp(axis, primals, tangents):
-    "Derivatives through plain prefix sums; at a tie A_i = B_i adding mass to either measure moves the CDFs apart (+1 for both)."
+    "Weight derivatives are suffix sums of sign(A_i - B_i) (x_{i+1} - x_i); at a tie A_i = B_i adding mass to either measure moves the CDFs apart (+1 for both)."
     (x, a, b), (tx, ta, tb) = primals, tangents
     D, Dlo = _levels(a - b, axis)
     d = _head(D + Dlo, axis)
     dx = _cdf_gaps(x, a, axis)
-    sa, sb = jnp.where(d >= 0, 1, -1).astype(d.dtype), jnp.where(d <= 0, 1, -1).astype(d.dtype)
-    t = (sa * _head(_cumsum(ta, axis), axis) + sb * _head(_cumsum(tb, axis), axis)) * dx + jnp.abs(d) * _cdf_gaps(tx, a, axis)
-    return jnp.sum(jnp.abs(d) * dx, axis), jnp.sum(t, axis)
+    out = jnp.sum(jnp.abs(d) * dx, axis)
+    live = [(s, w) for s, w in ((jnp.where(d >= 0, dx, -dx), ta), (jnp.where(d <= 0, dx, -dx), tb)) if not isinstance(w, SymbolicZero)]
+    ax = axis % d.ndim - d.ndim                                # counted from the end: stacking in `_each` adds a leading axis
+    top = lambda s: jnp.pad(s, [(0, int(k == s.ndim + ax)) for k in range(s.ndim)])   # the total (last level) has no gap
+    t = sum((jnp.sum(g * w, axis) for g, (_, w) in zip(_each(lambda s: _rcumsum(top(s), ax), *(s for s, _ in live)), live)), jnp.zeros_like(out))
+    if not isinstance(tx, SymbolicZero): t = t + jnp.sum(jnp.abs(d) * _cdf_gaps(tx, a, axis), axis)
+    return out, t
 
 # %% ../nbs/losses.ipynb #fe5146b8
 def _sort_support(x, w, ix=None):
@@ -249,6 +270,7 @@ def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x`."
     if require_sort:
         if shared: x, a, b = _sorted(x, a, b)
+        elif x.shape == a.shape: (x, a), (y, b) = _each(lambda xa: _sorted(*xa), (x, a), (y, b))   # one sort of both, if the shapes match
         else: (x, a), (y, b) = _sorted(x, a), _sorted(y, b)
     if shared: y = x
     if shared and p == 1: return _w1_cdf(x, a, b)
@@ -355,8 +377,7 @@ def _sqrt0(r2):
 
 def _safe_abs(z):
     "|z| for complex or real `z`, with derivative 0 (not NaN) where z == 0."
-    if not jnp.iscomplexobj(z): z = z + 0j
-    return _sqrt0(_abs2(z))
+    return _sqrt0(_abs2(z)) if jnp.iscomplexobj(z) else _abs0(z)   # real: no square that could overflow
 
 # %% ../nbs/losses.ipynb #7664596d
 def _power(x, window):
