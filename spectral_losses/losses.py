@@ -270,7 +270,6 @@ def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x`."
     if require_sort:
         if shared: x, a, b = _sorted(x, a, b)
-        elif x.shape == a.shape: (x, a), (y, b) = _each(lambda xa: _sorted(*xa), (x, a), (y, b))   # one sort of both, if the shapes match
         else: (x, a), (y, b) = _sorted(x, a), _sorted(y, b)
     if shared: y = x
     if shared and p == 1: return _w1_cdf(x, a, b)
