@@ -50,6 +50,7 @@ docs: venv
 bench: venv
 	mkdir -p bench/results
 	$(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
+	$(PY) bench/malloc_effect.py | tee bench/results/malloc_effect.txt
 	$(PY) bench/run_all.py
 
 clean:
