@@ -120,7 +120,7 @@ def _rcumsum(a, axis: int = -1):
 
 def _each(f, *xs):
     "`[f(x) for x in xs]`, as one call of `f` on the stacked `xs` (arrays or tuples of arrays) when their shapes match: half the ops to compile."
-    if len(xs) < 2 or len({str(jax.tree.map(jnp.shape, x)) for x in xs}) > 1: return [f(x) for x in xs]
+    if len(xs) < 2 or len({tuple(map(jnp.shape, jax.tree.leaves(x))) for x in xs}) > 1: return [f(x) for x in xs]
     out = f(jax.tree.map(lambda *l: jnp.stack(l), *xs))
     return [jax.tree.map(lambda o: o[i], out) for i in range(len(xs))]
 
