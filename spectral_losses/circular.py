@@ -4,12 +4,11 @@
 
 # %% ../nbs/circular.ipynb #cb6270ec
 from __future__ import annotations
-from functools import partial
 import numpy as np
 import jax
 import jax.numpy as jnp
 from jax.core import Tracer
-from .losses import _check_array, _check_p, _measure_inputs, _merge_ranks, _sort_support, _spectral_weights, _normalise, compute_mag
+from .losses import _check_array, _check_p, _jit, _measure_inputs, _merge_ranks, _sort_support, _spectral_weights, _normalise, compute_mag
 
 # %% auto #0
 __all__ = ['wasserstein_circle', 'chroma_wasserstein']
@@ -39,7 +38,7 @@ def _merge_sorted(x, y, a, b):
     put = lambda t: jnp.put_along_axis(jnp.zeros_like(t), r, t, -1, inplace=False)
     return put(jnp.concatenate([x, y], -1)), put(jnp.concatenate([a, -b], -1))
 
-@partial(jax.jit, static_argnames=('require_sort', 'shared'))
+@_jit(('require_sort', 'shared'))
 def _w1_circle(x, y, a, b, require_sort: bool, shared: bool):
     "Support-last circular W_1; `shared` means `y` is `x`. Each measure is normalised to unit mass."
     x, y, a, b = jnp.mod(x, 1), jnp.mod(y, 1), _unit_mass(a), _unit_mass(b)

@@ -5,7 +5,7 @@
 # %% ../nbs/losses.ipynb #fdd63f4b
 from __future__ import annotations
 import numbers
-from functools import partial
+from functools import partial, wraps
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -237,6 +237,20 @@ def _w1_cdf_jvp(axis, primals, tangents):
     return out, t
 
 # %% ../nbs/losses.ipynb #fe5146b8
+try: from jax._src.core import unsafe_am_i_under_a_jit as _in_jit_trace
+except ImportError: _in_jit_trace = lambda: False
+
+def _jit(static_argnames: tuple[str, ...]):
+    "`jax.jit` for eager calls; inside another `jit` trace the function is traced inline (a nested jit under `grad` traces twice)."
+    def deco(f):
+        jf = jax.jit(f, static_argnames=static_argnames)
+        @wraps(f)
+        def call(*args, **kwargs): return f(*args, **kwargs) if _in_jit_trace() else jf(*args, **kwargs)
+        call.jitted = jf
+        return call
+    return deco
+
+# %% ../nbs/losses.ipynb #54361b2f
 def _sort_support(x, w, ix=None):
     "Sort the support `x` along the last axis (or by the given order `ix`) and carry the weights `w` along."
     ix = jnp.argsort(x, axis=-1) if ix is None else ix
@@ -267,7 +281,7 @@ def _sorted(x, *ws):
     src = _take(src, jax.lax.cummax(jnp.where(src >= 0, iota, 0), axis=x.ndim - 1))   # tie slots copy the slot before
     return (_take(x, src), *(_rowwise(lambda r, w: jnp.zeros_like(w).at[r].add(w), rank, jnp.broadcast_to(w, shape)) for w in ws))
 
-@partial(jax.jit, static_argnames=('p', 'require_sort', 'shared'))
+@_jit(('p', 'require_sort', 'shared'))
 def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x`."
     if require_sort:
@@ -278,7 +292,7 @@ def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
     return _w_quantile(x, y, a, b, p)
 
 # %% ../nbs/losses.ipynb #3cfbecef
-@partial(jax.jit, static_argnames='require_sort')
+@_jit(('require_sort',))
 def _w1_support_first(x, a, b, require_sort: bool):
     "W_1 on one shared support in POT's layout: `x` (n,) or (n, ...), weights (n, ...)."
     a, b = jnp.broadcast_arrays(a, b)
@@ -476,7 +490,7 @@ def _positions(positions, n_bins: int, dtype):
 
 # %% ../nbs/losses.ipynb #82a8970b
 def _spectral_measures(x, y, squared: bool, is_mag: bool, window, positions, cutoff: bool):
-    "Check the inputs of the spectral OT functions; return positions, the two spectra as measures `a`, `b`, whether the positions need sorting, and where the spectra are equal."
+    "Check the inputs of the spectral OT functions; return positions, the two spectra as measures `a`, `b`, whether the positions need sorting, and (for `cutoff`) where the spectra are equal."
     x = _check_array(x, 'x'); y = _check_array(y, 'y')
     if x.shape != y.shape: raise ValueError(f"`x` and `y` must have the same shape, got {x.shape} and {y.shape}")
     if x.ndim == 0 or x.shape[-1] == 0: raise ValueError(f"`x` needs a non-empty last axis, got shape {x.shape}")
@@ -488,9 +502,9 @@ def _spectral_measures(x, y, squared: bool, is_mag: bool, window, positions, cut
         if squared and not cutoff: squared = False             # the power spectra are the weights: no square root and square
         else: X, Y = _sqrt0(X), _sqrt0(Y)
     pos, unsorted = _positions(positions, X.shape[-1], X.dtype)
-    same = jnp.all(X == Y, -1)
-    if not cutoff: return pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), unsorted, same
+    if not cutoff: return pos, _normalise(_spectral_weights(X, squared)), _normalise(_spectral_weights(Y, squared)), unsorted, False
     if unsorted: pos, X, Y = _sorted(pos, X, Y)                # the cut works on levels in frequency order
+    same = jnp.all(X == Y, -1)                                 # the cut rebuilds `a` from clipped levels: equal spectra can differ by rounding
     return (pos, *_cutoff_weights(X, Y, squared), False, same)
 
 def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitude spectra (..., K) when `is_mag`
@@ -506,7 +520,8 @@ def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitu
     "Spectral optimal transport: W_p^p between the normalised (power) spectra of `x` and `y` along frequency."
     p = _check_p(p)
     pos, a, b, unsorted, same = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
-    return jnp.where(same, 0, _w1d(pos, pos, a, b, p, unsorted, True))   # equal spectra: the minimum, with gradient 0
+    w = _w1d(pos, pos, a, b, p, unsorted, True)
+    return jnp.where(same | (w <= 0), 0, w)                    # W = 0 is the minimum: the zero subgradient there
 
 # %% ../nbs/losses.ipynb #3441ff62
 def spectral_quantiles(x: jax.Array,  # predicted signals (..., T), or magnitude spectra (..., K) when `is_mag`
