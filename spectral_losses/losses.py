@@ -207,9 +207,14 @@ def _w_quantile_jvp(p, primals, tangents):
     return out, t
 
 def _cdf_gaps(x, a, axis: int):
-    "The support gaps x_{i+1} - x_i along `axis`, shaped to multiply the CDFs of weights `a` (a 1-D `x` is shared)."
+    "The support gaps x_{i+1} - x_i along `axis`, shaped to multiply the CDFs of weights `a` (a 1-D `x` is shared; a scalar `x` is the spacing of a uniform support)."
+    if jnp.ndim(x) == 0: return x
     dx = jnp.diff(x, axis=axis if x.ndim > 1 else 0)
     return dx.reshape((-1,) + (1,) * (a.ndim - 1)) if (axis == 0 and x.ndim == 1) else dx
+
+def _gap_sum(v, dx, axis: int):
+    "sum over `axis` of v * dx, for gaps `dx` from `_cdf_gaps` (a scalar spacing multiplies the sum: no broadcast of it is built)."
+    return jnp.sum(v, axis) * dx if jnp.ndim(dx) == 0 else jnp.sum(v * dx, axis)
 
 def _head(t, axis: int):
     "`t` without its last entry along `axis`."
@@ -217,9 +222,9 @@ def _head(t, axis: int):
 
 @partial(jax.custom_jvp, nondiff_argnums=(3,))
 def _w1_cdf(x, a, b, axis: int = -1):
-    "Exact W_1 of two measures on one sorted support: sum_i |A_i - B_i| (x_{i+1} - x_i), support along `axis` (0 or -1)."
+    "Exact W_1 of two measures on one sorted support `x` (or a uniform one of spacing `x`): sum_i |A_i - B_i| (x_{i+1} - x_i), along `axis` (0 or -1)."
     D, Dlo = _levels(a - b, axis)                              # one compensated prefix sum, of the difference
-    return jnp.sum(jnp.abs(_head(D + Dlo, axis)) * _cdf_gaps(x, a, axis), axis)
+    return _gap_sum(jnp.abs(_head(D + Dlo, axis)), _cdf_gaps(x, a, axis), axis)
 
 @partial(_w1_cdf.defjvp, symbolic_zeros=True)
 def _w1_cdf_jvp(axis, primals, tangents):
@@ -228,12 +233,12 @@ def _w1_cdf_jvp(axis, primals, tangents):
     D, Dlo = _levels(a - b, axis)
     d = _head(D + Dlo, axis)
     dx = _cdf_gaps(x, a, axis)
-    out = jnp.sum(jnp.abs(d) * dx, axis)
+    out = _gap_sum(jnp.abs(d), dx, axis)
     live = [(s, w) for s, w in ((jnp.where(d >= 0, dx, -dx), ta), (jnp.where(d <= 0, dx, -dx), tb)) if not isinstance(w, SymbolicZero)]
     ax = axis % d.ndim - d.ndim                                # counted from the end: stacking in `_each` adds a leading axis
     top = lambda s: jnp.pad(s, [(0, int(k == s.ndim + ax)) for k in range(s.ndim)])   # the total (last level) has no gap
     t = sum((jnp.sum(g * w, axis) for g, (_, w) in zip(_each(lambda s: _rcumsum(top(s), ax), *(s for s, _ in live)), live)), jnp.zeros_like(out))
-    if not isinstance(tx, SymbolicZero): t = t + jnp.sum(jnp.abs(d) * _cdf_gaps(tx, a, axis), axis)
+    if not isinstance(tx, SymbolicZero): t = t + _gap_sum(jnp.abs(d), _cdf_gaps(tx, a, axis), axis)
     return out, t
 
 # %% ../nbs/losses.ipynb #fe5146b8
@@ -283,7 +288,7 @@ def _sorted(x, *ws):
 
 @_jit(('p', 'require_sort', 'shared'))
 def _w1d(x, y, a, b, p: float, require_sort: bool, shared: bool):
-    "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x`."
+    "Support-last W_p^p: `x` (..., n), `y` (..., m), `a` (..., n), `b` (..., m); `shared` means `y` is `x` (for p = 1 it may be a scalar: the spacing of a sorted uniform support)."
     if require_sort:
         if shared: x, a, b = _sorted(x, a, b)
         else: (x, a), (y, b) = _sorted(x, a), _sorted(y, b)
@@ -520,6 +525,7 @@ def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitu
     "Spectral optimal transport: W_p^p between the normalised (power) spectra of `x` and `y` along frequency."
     p = _check_p(p)
     pos, a, b, unsorted, same = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
+    if p == 1 and positions is None: pos = 1 / max(a.shape[-1] - 1, 1)   # W_1 on the default grid needs only its spacing
     w = _w1d(pos, pos, a, b, p, unsorted, True)
     return jnp.where(same | (w <= 0), 0, w)                    # W = 0 is the minimum: the zero subgradient there
 

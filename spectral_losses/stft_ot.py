@@ -24,7 +24,7 @@ def _bin_positions(positions, freq_scale: str, sample_rate, n_fft: int, n_mels: 
     if not isinstance(positions, str): return positions
     if positions not in POSITIONS: raise ValueError(f"unknown `positions` {positions!r}; use one of {POSITIONS} or an array")
     if freq_scale == 'linear' and positions == 'normalized': return None
-    if freq_scale == 'mel' and positions == 'mel': return np.linspace(0, 1, n_mels)   # band centres, equally spaced in mel
+    if freq_scale == 'mel' and positions == 'mel': return None   # band centres, equally spaced in mel: the default grid
     if sample_rate is None: raise ValueError(f"`sample_rate` is needed for positions={positions!r} with freq_scale={freq_scale!r}")
     if freq_scale == 'mel':
         fmax = sample_rate / 2 if fmax is None else fmax
