@@ -68,6 +68,10 @@ def _abs0(d):
     "|d| with derivative 0 at d = 0 (`jnp.abs` uses +1 there, which pushes equal inputs apart)."
     return jnp.where(d == 0, 0, jnp.abs(d))
 
+def _sub0(a, b):
+    "a - b, exactly 0 wherever a == b: under `jit` XLA can fuse the product that made `a` into the subtraction as an FMA, which leaves that product's rounding error."
+    return jnp.where(a == b, 0, a - b)
+
 def _cost(d, p: float):
     "Ground cost |d|^p, with a derivative of 0 (not NaN, not 1) at d = 0."
     if p == 1: return _abs0(d)
@@ -223,14 +227,14 @@ def _head(t, axis: int):
 @partial(jax.custom_jvp, nondiff_argnums=(3,))
 def _w1_cdf(x, a, b, axis: int = -1):
     "Exact W_1 of two measures on one sorted support `x` (or a uniform one of spacing `x`): sum_i |A_i - B_i| (x_{i+1} - x_i), along `axis` (0 or -1)."
-    D, Dlo = _levels(a - b, axis)                              # one compensated prefix sum, of the difference
+    D, Dlo = _levels(_sub0(a, b), axis)                        # one compensated prefix sum, of the difference
     return _gap_sum(jnp.abs(_head(D + Dlo, axis)), _cdf_gaps(x, a, axis), axis)
 
 @partial(_w1_cdf.defjvp, symbolic_zeros=True)
 def _w1_cdf_jvp(axis, primals, tangents):
     "Weight derivatives are suffix sums of sign(A_i - B_i) (x_{i+1} - x_i); at a tie A_i = B_i adding mass to either measure moves the CDFs apart (+1 for both)."
     (x, a, b), (tx, ta, tb) = primals, tangents
-    D, Dlo = _levels(a - b, axis)
+    D, Dlo = _levels(_sub0(a, b), axis)
     d = _head(D + Dlo, axis)
     dx = _cdf_gaps(x, a, axis)
     out = _gap_sum(jnp.abs(d), dx, axis)
