@@ -529,7 +529,8 @@ def spectral_wasserstein(x: jax.Array,  # predicted signals (..., T), or magnitu
     "Spectral optimal transport: W_p^p between the normalised (power) spectra of `x` and `y` along frequency."
     p = _check_p(p)
     pos, a, b, unsorted, same = _spectral_measures(x, y, squared, is_mag, window, positions, cutoff)
-    if p == 1 and positions is None: pos = 1 / max(a.shape[-1] - 1, 1)   # W_1 on the default grid needs only its spacing
+    if p == 1 and positions is None:                     # W_1 on the default grid needs only its spacing
+        pos = jnp.asarray(1 / max(a.shape[-1] - 1, 1), a.dtype)   # typed: a Python float is float64 under x64
     w = _w1d(pos, pos, a, b, p, unsorted, True)
     return jnp.where(same | (w <= 0), 0, w)                    # W = 0 is the minimum: the zero subgradient there
 
