@@ -4,7 +4,8 @@
 
 XLA:CPU allocates one temporary buffer per call of a compiled program. glibc serves requests above its mmap threshold
 (at most 32 MB by default) with a fresh `mmap`, so every call of a program whose temporaries exceed it page-faults
-(and the kernel zero-fills) all of that memory again. Each case runs in two child processes, single-threaded, one with
+(and the kernel zero-fills) all of that memory again. Each case runs in two child processes, single-threaded (one
+pinned core for XLA and torch: `_timing.set_threads('single')`, before jax, torch and numpy are imported), one with
 the default environment and one with `GLIBC_TUNABLES` raising the mmap and trim thresholds so that the buffer is
 reused from the heap. Forward+grad medians (ms) of ours and of the torch peer, XLA's temporary bytes, and the ratios.
 """
