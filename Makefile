@@ -1,7 +1,8 @@
 # Project tasks. Everything runs with the project's own virtualenv, .venv (created by `make venv`).
 #   make test        clean + sync checks, then every notebook's tests and the docs test (tools/run_tests.py)
 #   make test-slow   the same, also running `#| slow` cells
-#   make bench       the benchmark suite (bench/run_all.py: POT, OTT-JAX, scipy, sot-loss, auraloss; medians and ratios)
+#   make bench       the benchmark suite (bench/run_all.py: POT, OTT-JAX, scipy, sot-loss, auraloss, korvax; medians and ratios),
+#                    single-threaded (one pinned core for every library) and then at the libraries' default threading
 #   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md
 SHELL := /bin/bash
 VENV  := .venv
@@ -12,7 +13,7 @@ FLAGS ?=
 # what git sees in the work tree; a step that changes it changed tracked files
 GITSTATE = { git status --porcelain -uno; git diff; } | sha1sum
 
-.PHONY: venv test test-slow docs bench clean
+.PHONY: venv test test-slow docs bench clean notes
 
 venv: $(STAMP)
 
@@ -49,9 +50,19 @@ docs: venv
 
 bench: venv
 	mkdir -p bench/results
-	$(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
-	$(PY) bench/malloc_effect.py | tee bench/results/malloc_effect.txt
-	$(PY) bench/run_all.py
+	set -o pipefail; $(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
+	set -o pipefail; $(PY) bench/malloc_effect.py | tee bench/results/malloc_effect.txt
+	$(PY) bench/run_all.py --threads single
+	$(PY) bench/run_all.py --threads default
+
+# real instrument notes (issue 17): FluidR3_GM renders into experiments/notes, with the pyin check;
+# installs fluidsynth and the sound font (Debian) when missing. Not part of test or docs.
+notes: venv
+	@if ! command -v fluidsynth >/dev/null || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+	  s=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$s apt-get update && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm; \
+	fi
+	$(PY) experiments/render_notes.py --out experiments/notes --check
 
 clean:
 	rm -rf _proc _docs build dist *.egg-info .pytest_cache
