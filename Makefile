@@ -2,8 +2,11 @@
 #   make test        clean + sync checks, then every notebook's tests and the docs test (tools/run_tests.py)
 #   make test-slow   the same, also running `#| slow` cells
 #   make bench       the benchmark suite (bench/run_all.py: POT, OTT-JAX, scipy, sot-loss, auraloss, korvax; medians and ratios),
-#                    single-threaded (one pinned core for every library) and then at the libraries' default threading
-#   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md
+#                    single-threaded (one pinned core for every library) and then at the libraries' default threading,
+#                    and the same-process A/B against the code before the speed work (bench/ab_old_new.py)
+#   make docs        re-execute the notebooks (fresh outputs and plots), export, build the site into _docs/ and README.md;
+#                    notebooks marked `long_running: true` keep their stored outputs
+#   make docs-long   the same, re-executing the long-running notebooks too
 SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
@@ -13,7 +16,7 @@ FLAGS ?=
 # what git sees in the work tree; a step that changes it changed tracked files
 GITSTATE = { git status --porcelain -uno; git diff; } | sha1sum
 
-.PHONY: venv test test-slow docs bench clean notes
+.PHONY: venv test test-slow docs docs-long bench clean notes experiments
 
 venv: $(STAMP)
 
@@ -39,7 +42,7 @@ test-slow:
 
 docs: venv
 	$(BIN)/nbdev_export
-	$(PY) tools/exec_nbs.py
+	$(PY) tools/exec_nbs.py $(EXEC_FLAGS)
 	$(BIN)/nbdev_export
 	@if command -v quarto >/dev/null; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbdev_docs; \
@@ -48,12 +51,16 @@ docs: venv
 	fi
 	@echo "docs site: $(CURDIR)/_docs/index.html"
 
+docs-long:
+	$(MAKE) docs EXEC_FLAGS=--long
+
 bench: venv
 	mkdir -p bench/results
 	set -o pipefail; $(PY) bench/w1d_bench.py | tee bench/results/w1d_bench.txt
 	set -o pipefail; $(PY) bench/malloc_effect.py | tee bench/results/malloc_effect.txt
 	$(PY) bench/run_all.py --threads single
 	$(PY) bench/run_all.py --threads default
+	$(PY) bench/ab_old_new.py
 
 # real instrument notes (issue 17): FluidR3_GM renders into experiments/notes, with the pyin check;
 # installs fluidsynth and the sound font (Debian) when missing. Not part of test or docs.
@@ -64,6 +71,33 @@ notes: venv
 	fi
 	$(PY) experiments/render_notes.py --out experiments/notes --check
 
+# the spectral-OT paper's autoencoder experiment (issue 17): trains every loss x 3 seeds in 2 worker
+# processes, then the test split, the real notes (when experiments/notes exists) and sound matching;
+# stores experiments/params/ and experiments/results/ (read by nbs/23_autoencoder). ~1 h on 2 cores.
+experiments: venv
+	$(PY) experiments/autoencoder.py all --jobs 2
+
 clean:
 	rm -rf _proc _docs build dist *.egg-info .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Packaging checks (issue 18), each in its own venv, not the dev venv
+MIN_PYTHON := $(shell sed -n 's/^min_python *= *//p' settings.ini)
+MIN_VENV   := .venv-min
+BUILD_VENV := .venv-build
+.PHONY: test-min check-wheel
+
+# core tests (tools/test_min.py) at settings.ini's jax/jaxlib/numpy floors in .venv-min; took 2m49s
+test-min:
+	test -x $(MIN_VENV)/bin/python || python$(MIN_PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip install -q $$($(MIN_VENV)/bin/python tools/test_min.py --floors)
+	rm -rf build  # pip builds in-tree: a stale build/lib would put deleted modules into the install
+	$(MIN_VENV)/bin/pip install -q --no-deps --force-reinstall .
+	cd $(MIN_VENV) && JAX_PLATFORMS=cpu bin/python $(CURDIR)/tools/test_min.py --at-floors
+
+# tools/check_wheel.py: build sdist + wheel, check them, README example in a fresh venv; took 56s
+check-wheel:
+	test -x $(BUILD_VENV)/bin/python || python$(MIN_PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/python -c 'import build, twine' 2>/dev/null \
+	  || $(BUILD_VENV)/bin/pip install -q build twine
+	$(BUILD_VENV)/bin/python tools/check_wheel.py

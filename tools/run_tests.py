@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""The project's test runner (`make test`, CI): every notebook's tests, then the docs test.
+"""The project's test runner (`make test`, CI): every notebook's tests, pyflakes, the tiny autoencoder
+experiment (experiments/autoencoder.py all --tiny), then the docs test.
 
     python tools/run_tests.py            # skips cells flagged with settings.ini `tst_flags` (notest slow)
     python tools/run_tests.py slow       # also runs `#| slow` cells (same as NBDEV_FLAGS=slow)
@@ -8,7 +9,7 @@
 One test = one notebook, run by nbdev's own `test_nb` with nbdev_test's skip rules (tst_flags, `#| eval: false`,
 `nbdev_export(` cells, `skip_exec` front matter, `.notest` folders); the docs test is tools/check_docs.py.
 Closes with the line `N passed, N failed`; exit code 1 on any failure or if no notebook was found."""
-import contextlib, io, os, subprocess, sys, time
+import contextlib, io, os, subprocess, sys, tempfile, time
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -49,6 +50,24 @@ def main(argv):
             npass, nfail = npass + ok, nfail + (not ok)
         print(f'{len(files)} notebook(s) tested in {time.time() - t0:.1f}s')
     else: print(f'FAIL no notebooks found under {cfg.nbs_path}'); nfail += 1
+    # the library's own code: no undefined names, no unused imports (a name a notebook's test cells
+    # define would hide them from its tests)
+    p = subprocess.run([sys.executable, '-m', 'pyflakes', cfg.lib_name], cwd=root, capture_output=True,
+                       text=True)
+    ok = p.returncode == 0
+    print(f"{'PASS' if ok else 'FAIL'} pyflakes {cfg.lib_name}/")
+    if not ok: print(indent(p.stdout + p.stderr), end='')
+    npass, nfail = npass + ok, nfail + (not ok)
+    # the autoencoder experiment's tiny configuration (issue 17): train, evaluate, real notes, sound
+    # matching and the landscape, end to end in a temporary folder (< 2 minutes)
+    t1 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        p = subprocess.run([sys.executable, 'experiments/autoencoder.py', 'all', '--tiny', '--out', tmp],
+                           cwd=root, capture_output=True, text=True)
+    ok = p.returncode == 0
+    print(f"{'PASS' if ok else 'FAIL'} experiments/autoencoder.py all --tiny ({time.time() - t1:.1f}s)")
+    if not ok: print(indent((p.stdout + p.stderr)[-4000:]), end='')
+    npass, nfail = npass + ok, nfail + (not ok)
     if docs:
         t1 = time.time()
         p = subprocess.run([sys.executable, str(Path(__file__).with_name('check_docs.py'))], cwd=root,
