@@ -572,8 +572,9 @@ def cmd_landscape(args):
         print(f'  {name:>36}: -grad toward truth {r["grad_toward_truth"]:.2f}, agrees with the +-10 % '
               f'slope {r["grad_agrees_with_10pct_slope"]:.2f}, slope toward truth {r["slope_toward_truth"]:.2f}')
     absent = np.asarray((at == 0) & (np.arange(1, K + 1) * np.asarray(f0t)[:, None] < SR / 2))
-    print('amplitudes fitted with f0 at the truth (300 Adam steps from 0.4 each): harmonics absent from '
-          'the target but below Nyquist:')
+    n_steps = 20 if args.tiny else 300
+    print(f'amplitudes fitted with f0 at the truth ({n_steps} Adam steps from 0.4 each): harmonics absent '
+          'from the target but below Nyquist:')
     for name, lf in {'SOT (cutoff), full frames, p=1, log': cands['full frames, p=1, log positions'],
                      'MSS-Lin': _ae.mss_lin, 'MSS-LogLin': _ae.mss_loglin}.items():
         u = jnp.zeros((B, K), jnp.float32)
@@ -585,7 +586,7 @@ def cmd_landscape(args):
             g = jax.grad(lambda q: jnp.sum(lf(decode(f0t, _ae.exp_sigmoid(q)), x)))(u)
             up, st = opt.update(g, st)
             return optax.apply_updates(u, up), st
-        for _ in range(20 if args.tiny else 300): u, st = stp(u, st)
+        for _ in range(n_steps): u, st = stp(u, st)
         a = np.asarray(_ae.exp_sigmoid(u))
         r = dict(absent_median=float(np.median(a[absent])), absent_p90=float(np.percentile(a[absent], 90)),
                  present_median_abs_error=float(np.median(np.abs(a - np.asarray(at))[np.asarray(at) > 0])))

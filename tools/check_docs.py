@@ -4,13 +4,17 @@
     python tools/check_docs.py               # build into a temp dir and check (the git tree is not touched)
     python tools/check_docs.py --site _docs  # check an already built site (pages mapped through _proc/)
 
-Checks: every notebook in nbs/ has an HTML page; every public name the library exports (`__all__`, listed in
-`_modidx.py`) has a show_doc heading (its `_modidx` anchor) on some page; every `<img src>` and stylesheet a page
-references exists; no page holds a Python traceback or a raw `#|` directive. Docs come from the stored outputs:
+Checks: every notebook in nbs/ has an HTML page and (with settings.ini `custom_sidebar`) a sidebar entry, and every
+sidebar entry a notebook; every public name the library exports (`__all__`, listed in `_modidx.py`) has a show_doc
+heading (its `_modidx` anchor) on some page; every `<img src>` and stylesheet a page references exists; every
+internal link (`<a href>` without a scheme) resolves to a page, and its `#anchor` to an id on that page; no page
+holds a Python traceback or a raw `#|` directive. Docs come from the stored outputs:
 only nbdev's processing runs (import, export and show_doc cells). Exit code 1 on any problem."""
-import argparse, ast, re, shutil, subprocess, sys, tempfile, time
+import argparse, ast, posixpath, re, shutil, subprocess, sys, tempfile, time
+from html import unescape
 from pathlib import Path
 from urllib.parse import unquote
+import yaml
 from nbdev.config import get_config
 from nbdev.doclinks import nbglob
 
@@ -18,6 +22,7 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 from docs_pandoc import Page  # noqa: E402  (same page naming as the renderer)
 
+LINKS = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"')
 REFS = re.compile(r'<(?:img|script)\b[^>]*?\bsrc="([^"]*)"|<link\b[^>]*?\bhref="([^"]*)"')
 
 
@@ -51,6 +56,19 @@ def check(cfg, site, proc):
         html = Page(proc/rel, proc, cfg).html.as_posix()
         if html not in pages: errs.append(f'{rel}: no page {html}')
     print(f'  pages: {len(pages)} HTML pages for {len(nbs)} notebooks')
+    if str(cfg.get('custom_sidebar', 'False')).lower() == 'true':
+        sb = yaml.safe_load((cfg.nbs_path/'sidebar.yml').read_text(encoding='utf-8'))
+        def entries(xs):
+            for e in xs:
+                if isinstance(e, str): yield e
+                else:
+                    if e.get('href'): yield e['href']
+                    yield from entries(e.get('contents', []))
+        listed = set(entries(sb['website']['sidebar']['contents']))
+        have = {nb.relative_to(cfg.nbs_path).as_posix() for nb in nbs}
+        errs += [f'{n}: not in nbs/sidebar.yml (custom_sidebar = True)' for n in sorted(have - listed)]
+        errs += [f'nbs/sidebar.yml: {n} is not a notebook' for n in sorted(listed - have)]
+        print(f'  sidebar: {len(listed)} entries checked against the notebooks')
     # 2. an API entry per exported name
     ids = {k: set(re.findall(r'\bid="([^"]+)"', v)) for k, v in pages.items()}
     def has(page, anchor): return anchor in ids.get(page, ()) or any(anchor in s for s in ids.values())
@@ -75,6 +93,19 @@ def check(cfg, site, proc):
         for line in sorted({l.strip()[:80] for l in re.sub(r'<[^>]+>', '', text).splitlines() if '#|' in l}):
             errs.append(f'{rel}: raw directive: {line}')
     print(f'  files: {nref} local img/css references checked')
+    nlink = 0
+    for rel, text in pages.items():
+        for href in LINKS.findall(text):
+            href = unescape(href)
+            if not href or re.match(r'^(\w+:|//)', href): continue
+            nlink += 1
+            path, _, anchor = href.partition('#')
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(rel), unquote(path))) if path else rel
+            if target not in pages:
+                if not (site/target).exists(): errs.append(f'{rel}: broken link {href}')
+            elif anchor and unquote(anchor) not in ids[target]:
+                errs.append(f'{rel}: link {href}: no id="{anchor}" on {target}')
+    print(f'  links: {nlink} internal links checked')
     print('  content: tracebacks and raw #| directives checked')
     for n in notes: print(f'  note: {n}')
     return errs
