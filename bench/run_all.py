@@ -1,7 +1,7 @@
 """The spectral_losses benchmark suite: speed against the peers, scaling, memory and compile time, in one run.
 
     python bench/run_all.py [--quick] [--threads single|default] [--cpu N]
-                            [--sections w1d,default_call,signal,scaling,memory]
+                            [--sections w1d,default_call,signal,features,scaling,memory]
 
 Peers (CPU): POT `ot.wasserstein_1d` (numpy, JAX jitted, torch), OTT-JAX's univariate solver (`solve_univariate`,
 jitted, vmapped over the batch), `scipy.stats.wasserstein_distance` (a Python loop over the batch, p = 1, no gradient),
@@ -62,7 +62,7 @@ SIGNAL_SIZES = [(10, 1000), (16, 16000), (4, 48000), (8, 65536)]   # 16 x 16000 
 W1D_SIZES = [(64, 4097), (1024, 1025)]
 MR_PWG = [(1024, 120, 600), (2048, 240, 1200), (512, 50, 240)]   # auraloss MultiResolutionSTFTLoss defaults (fft, hop, win)
 KX_HOPS, KX_WINS = (32, 64, 128, 256, 512, 1024), (64, 128, 256, 512, 1024, 2048)   # korvax mrstft_loss defaults
-SECTIONS = 'w1d,default_call,signal,scaling,memory'
+SECTIONS = 'w1d,default_call,signal,features,scaling,memory'
 
 
 def parse_args(argv=None):
@@ -566,6 +566,74 @@ def section_signal():
     return out
 
 
+# ---------------------------------------------------------------------------------------------- features (issue 16)
+def section_features():
+    """The losses of the features issue against their peers, forward and forward+grad, same inputs:
+    mel STFT loss (auraloss MelSTFTLoss), stereo sum-and-difference (auraloss SumAndDifferenceSTFTLoss),
+    perceptually weighted STFT loss (auraloss STFTLoss(perceptual_weighting=True)), and a CQT magnitude
+    loss (korvax.cqt, which takes minutes to compile: one size, one compile)."""
+    from functools import partial
+    from spectral_losses.multires import multi_resolution_stft_loss, sum_and_difference_loss
+    from spectral_losses.weighting import pre_emphasis
+    from spectral_losses.cqt import cqt
+    SR, rng, out = 16000, np.random.default_rng(2), []
+    mel1 = dict(fft_sizes=(1024,), hop_sizes=(256,), win_lengths=(1024,), n_mels=128, sample_rate=SR)
+    one = dict(fft_sizes=(1024,), hop_sizes=(256,), win_lengths=(1024,))
+    aura_mel = auraloss.freq.MelSTFTLoss(SR, 1024, 256, 1024, n_mels=128)
+    aura_pw = auraloss.freq.STFTLoss(perceptual_weighting=True, sample_rate=SR)
+    aura_sd = auraloss.freq.SumAndDifferenceSTFTLoss(*map(list, zip(*MR_PWG)))
+    aw = lambda s: pre_emphasis(s, 'aw', sample_rate=SR)
+    sizes = [(16, 16000)] if ARGS.quick else [(16, 16000), (4, 48000)]
+    for batch, T in sizes:
+        x, y = (rng.standard_normal((batch, T)).astype(np.float32) for _ in range(2))
+        J, extra = [tojax(x), tojax(y)], {'batch': batch, 'n': T}
+        # auraloss reduces the batch first (its spectral convergence is batch-global): compare per example
+        case = f"batch {batch} x {T}, mel STFT loss 1024/256, 128 mels (auraloss MelSTFTLoss)"
+        o = 'ours multi_resolution_stft_loss(n_mels=128)'
+        imp = [jax_impl(o, lambda x, y: multi_resolution_stft_loss(x, y, **mel1), J),
+               torch_impl('auraloss MelSTFTLoss', lambda x, y: aura_mel(x[:, None], y[:, None]), (x, y))]
+        res = run_case('features', case, imp, extra)
+        out.append({'case': case, **{m: ratio(res, m, 'auraloss MelSTFTLoss', o) for m in res}})
+        check('mel STFT loss >= 1x auraloss MelSTFTLoss (f+g)', case, out[-1]['forward+grad'], 1)
+        case = f"batch {batch} x {T}, A-weighting FIR + STFT loss 1024/256 (auraloss perceptual_weighting)"
+        o = "ours pre_emphasis('aw') + multi_resolution_stft_loss"
+        imp = [jax_impl(o, lambda x, y: multi_resolution_stft_loss(aw(x), aw(y), **one), J),
+               torch_impl('auraloss STFTLoss(perceptual_weighting)', lambda x, y: aura_pw(x[:, None], y[:, None]),
+                          (x, y))]
+        res = run_case('features', case, imp, extra)
+        out.append({'case': case, **{m: ratio(res, m, 'auraloss STFTLoss(perceptual_weighting)', o) for m in res}})
+        check('A-weighted STFT loss >= 1x auraloss (f+g)', case, out[-1]['forward+grad'], 1)
+        xs, ys = x.reshape(batch // 2, 2, T), y.reshape(batch // 2, 2, T)
+        case = f"batch {batch // 2} x 2 x {T}, stereo sum-and-difference, PWG resolutions (auraloss)"
+        o = 'ours sum_and_difference_loss'
+        imp = [jax_impl(o, sum_and_difference_loss, [tojax(xs), tojax(ys)]),
+               torch_impl('auraloss SumAndDifferenceSTFTLoss', aura_sd, (xs, ys))]
+        res = run_case('features', case, imp, extra)
+        out.append({'case': case, **{m: ratio(res, m, 'auraloss SumAndDifferenceSTFTLoss', o) for m in res}})
+        check('sum-and-difference loss >= 1x auraloss (f+g)', case, out[-1]['forward+grad'], 1)
+    # CQT magnitude L1 (84 bins from C1, hop 256): korvax compiles for about 4 minutes, so one size,
+    # one compile, no separate forward compile
+    batch, T = 4, 16000
+    x, y = (rng.standard_normal((batch, T)).astype(np.float32) for _ in range(2))
+    kx = jax.vmap(lambda v: korvax.cqt(v, sr=SR, hop_length=256, fmin=32.7, n_bins=84, power=None))
+    l1 = lambda tf: (lambda a, b: jnp.mean(jnp.abs(jnp.abs(tf(a)) - jnp.abs(tf(b))), (-2, -1)))
+    case = f"batch {batch} x {T}, L1 of CQT magnitudes (84 bins from 32.7 Hz, hop 256)"
+    o = 'ours cqt'
+    reps, ARGS.compile_repeats = ARGS.compile_repeats, 1
+    try:
+        imp = [jax_impl(o, l1(lambda s: cqt(s, SR, 256, 32.7, 84)), [tojax(x), tojax(y)]),
+               try_impl(lambda: jax_impl('korvax cqt (vmap)', l1(kx), [tojax(x), tojax(y)], ours=False, vs=o,
+                                         fwd=False))]
+    finally:
+        ARGS.compile_repeats = reps
+    res = run_case('features', case, imp, extra={'batch': batch, 'n': T})
+    out.append({'case': case, **{m: ratio(res, m, 'korvax cqt (vmap)', o) for m in res}})
+    check('CQT loss >= 1x korvax cqt (f+g)', case, out[-1]['forward+grad'], 1)
+    note("korvax cqt vs ours: magnitudes differ by a few % of the peak (korvax's 'librosa' normalisation "
+         "and its own resampling); ours matches librosa.cqt (see the CQT page)")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- scaling
 def section_scaling():
     batch = 8
@@ -784,7 +852,7 @@ def main():
             info['warmup_compile_s'] = warmup()
             print(f"process warm-up compile (not counted in any loss): {info['warmup_compile_s']:.2f} s")
             for sec, fn in (('w1d', section_w1d), ('default_call', section_default_call), ('signal', section_signal),
-                            ('scaling', section_scaling), ('memory', section_memory)):
+                            ('features', section_features), ('scaling', section_scaling), ('memory', section_memory)):
                 if sec in ARGS.sections:
                     t1 = time.time()
                     try: out[sec] = fn()
